@@ -25,6 +25,8 @@ export interface EventFormatRules {
 export interface AuthorizationRules {
   /** v1–v5: m.room.aliases events are authorized by the sender's server only (no power check). */
   specialCaseAliasesAuth: boolean;
+  /** v1–v2: auth rule 11, m.room.redaction needs the redact level or an event ID on the redacted event's server (since v3 checked when applying the redaction instead). */
+  redactionEventIdDomainRule: boolean;
   /** since v6: `notifications` power levels are checked on power level changes. */
   limitNotificationsPowerLevels: boolean;
   /** since v7: the `knock` membership and join rule. */
@@ -117,6 +119,7 @@ const V1: RoomVersionRules = deepFreeze({
   eventFormat: { eventIdFormat: "server-scoped", referencesCarryHashes: true, roomIdIsCreateEventHash: false },
   authorization: {
     specialCaseAliasesAuth: true,
+    redactionEventIdDomainRule: true,
     limitNotificationsPowerLevels: false,
     knocking: false,
     restrictedJoinRule: false,
@@ -143,6 +146,7 @@ const V1: RoomVersionRules = deepFreeze({
 const V2 = derive(V1, "2", { stateResolution: "v2" });
 const V3 = derive(V2, "3", {
   eventFormat: { eventIdFormat: "reference-hash-base64", referencesCarryHashes: false },
+  authorization: { redactionEventIdDomainRule: false },
   signatures: { checkEventIdServer: false },
 });
 const V4 = derive(V3, "4", { eventFormat: { eventIdFormat: "reference-hash-urlsafe" } });
