@@ -64,7 +64,7 @@ export function crc32(s: string): number {
 
 function b64urlDecode(s: string): string | null {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(decodeBase64Url(s));
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(decodeBase64Url(s));
   } catch {
     return null; // Base64Error or invalid UTF-8
   }

@@ -42,7 +42,8 @@ export type MatrixErrcode =
   | "M_UNABLE_TO_GRANT_JOIN"
   | "M_NOT_YET_UPLOADED"
   | "M_CANNOT_OVERWRITE_MEDIA"
-  | "M_UNKNOWN_POS";
+  | "M_UNKNOWN_POS"
+  | "M_PROFILE_TOO_LARGE";
 
 export class MatrixError extends Error {
   constructor(

@@ -1,0 +1,700 @@
+/**
+ * User actor: one per local user, named by the full user ID. It owns the account
+ * (password hash, admin flag, deactivation), devices, access/refresh/login tokens (as
+ * SHA-256 hashes), user-interactive-auth sessions, profile, account data and filters.
+ *
+ * Discipline: any async work (hashing, password checks, calls to the Server actor) happens
+ * before a write; every write is one synchronous SQLite transaction that re-reads what it
+ * depends on, so nothing can interleave between the read and the write of a row.
+ * RPC methods throw MatrixError, which `rpcErrors` carries to the edge intact; UIA
+ * challenges (401 with flows) are return values, not errors.
+ */
+import { Server } from "partyserver";
+import { constantTimeEqual, hashToken, mintToken, randomBase62 } from "../lib/access-token.ts";
+import { MatrixError } from "../lib/errors.ts";
+import type { JsonObject, JsonValue } from "../lib/json.ts";
+import { dummyPasswordCheck, hashPassword, verifyPassword } from "../lib/password.ts";
+import { decodeBase64Url, encodeBase64Url } from "../lib/base64.ts";
+import {
+  advance,
+  checkAttempt,
+  checkSession,
+  newSession,
+  parseAuthDict,
+  type AuthDict,
+  type StageResult,
+  type UiaConfig,
+  type UiaSession,
+  UIA_SESSION_LIFETIME_MS,
+} from "../lib/uia.ts";
+import { rpcErrors } from "./edge/http.ts";
+import type { Env } from "./env.ts";
+import { migrateOnStart } from "./migrations.ts";
+import { serverActor } from "./stubs.ts";
+import schema from "../schema/user.sql";
+
+/** Lifetime of an access token issued together with a refresh token. */
+export const REFRESHABLE_TOKEN_LIFETIME_MS = 5 * 60 * 1000;
+/** Lifetime of an m.login.token minted by /login/get_token. */
+export const LOGIN_TOKEN_LIFETIME_MS = 2 * 60 * 1000;
+/** Devices' last_seen is written at most this often, not on every request. */
+const LAST_SEEN_GRANULARITY_MS = 60 * 1000;
+/** The spec's cap on a whole profile. */
+export const MAX_PROFILE_BYTES = 64 * 1024;
+
+/** Who a valid access token belongs to. */
+export interface Authenticated {
+  userId: string;
+  deviceId: string;
+  admin: boolean;
+}
+
+/** The fields of a login/registration response that the actor produces. */
+export interface Session {
+  user_id: string;
+  device_id: string;
+  access_token: string;
+  refresh_token?: string;
+  expires_in_ms?: number;
+}
+
+export interface NewDevice {
+  deviceId?: string;
+  displayName?: string;
+  /** The client supports refresh tokens: issue an expiring access token plus a refresh token. */
+  refreshable: boolean;
+}
+
+export interface Device {
+  device_id: string;
+  display_name?: string;
+  last_seen_ts?: number;
+  last_seen_ip?: string;
+}
+
+/** An operation behind UIA either needs another round (401 with `body`) or is done. */
+export type UiaReply<T> = { done: false; body: JsonObject } | { done: true; value: T };
+
+/** The one flow offered for operations that re-check the user's password. */
+export const PASSWORD_UIA: UiaConfig = { flows: [{ stages: ["m.login.password"] }] };
+
+type Row = Record<string, SqlStorageValue>;
+interface AccountRow extends Row {
+  user_id: string;
+  password_hash: string | null;
+  admin: number;
+  deactivated_ts: number | null;
+}
+interface TokenRow extends Row {
+  id: number;
+  device_id: string;
+  access_hash: string | null;
+  refresh_hash: string | null;
+  expires_ts: number | null;
+  parent_id: number | null;
+}
+
+/** A UIA round that completed: `commit` deletes the session, inside the operation's transaction. */
+interface UiaPassed {
+  done: true;
+  commit(): void;
+  registrationToken?: string;
+}
+
+export class User extends Server<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    migrateOnStart(ctx, schema);
+  }
+
+  // ---- accounts ---------------------------------------------------------------------
+
+  /** Whether an account (active or deactivated) holds this user ID. */
+  async isRegistered(): Promise<boolean> {
+    return this.#account() !== null;
+  }
+
+  /**
+   * Registration behind UIA. `uia` carries the flows the edge chose for the server's
+   * registration mode; `checkToken` stages are verified against the Server actor.
+   */
+  async register(p: {
+    password: string;
+    auth: unknown;
+    uia: UiaConfig;
+    device: NewDevice;
+    inhibitLogin: boolean;
+  }): Promise<UiaReply<Session | { user_id: string }>> {
+    return rpcErrors(async () => {
+      if (this.#account()) throw new MatrixError("M_USER_IN_USE", 400, "User ID already taken");
+      const step = await this.#uia("register", p.uia, p.auth);
+      if (!step.done) return step;
+      const hash = await hashPassword(p.password);
+      const tokens = p.inhibitLogin ? null : await issue(this.#localpart(), p.device.refreshable);
+      // Counted as used only now that registration is about to succeed (spec: token-authenticated registration).
+      if (step.registrationToken && !(await serverActor(this.env).useRegistrationToken(step.registrationToken))) {
+        throw new MatrixError("M_FORBIDDEN", 403, "Registration token is no longer valid");
+      }
+      return { done: true, value: this.#create(hash, false, p.device, tokens, step) };
+    });
+  }
+
+  /** Creation without UIA, for the shared-secret admin API (the edge checked the HMAC). */
+  async adminRegister(p: { password: string; admin: boolean; displayname?: string }): Promise<Session> {
+    return rpcErrors(async () => {
+      const hash = await hashPassword(p.password);
+      const tokens = await issue(this.#localpart(), false);
+      if (this.#account()) throw new MatrixError("M_USER_IN_USE", 400, "User ID already taken");
+      const s = this.#create(hash, p.admin, { refreshable: false }, tokens);
+      if (p.displayname) this.#sql("INSERT INTO profile (key, value) VALUES ('displayname', ?)", JSON.stringify(p.displayname));
+      return s as Session;
+    });
+  }
+
+  #create(hash: string, admin: boolean, device: NewDevice, tokens: Issued | null, uia?: UiaPassed): Session | { user_id: string } {
+    return this.ctx.storage.transactionSync(() => {
+      if (this.#account()) throw new MatrixError("M_USER_IN_USE", 400, "User ID already taken");
+      uia?.commit();
+      this.#sql(
+        "INSERT INTO account (id, user_id, password_hash, admin, created_ts) VALUES (1, ?, ?, ?, ?)",
+        this.name,
+        hash,
+        admin ? 1 : 0,
+        Date.now(),
+      );
+      // The spec's default display name is the localpart.
+      this.#sql("INSERT INTO profile (key, value) VALUES ('displayname', ?)", JSON.stringify(this.#localpart()));
+      return tokens ? this.#startSession(device, tokens) : { user_id: this.name };
+    });
+  }
+
+  /** m.login.password: `password` checked against the stored hash. */
+  async loginWithPassword(password: string, device: NewDevice): Promise<Session> {
+    return rpcErrors(async () => {
+      const account = this.#account();
+      if (!account?.password_hash) {
+        await dummyPasswordCheck(password);
+        if (account?.deactivated_ts) throw deactivated();
+        throw new MatrixError("M_FORBIDDEN", 403, "Invalid username or password");
+      }
+      const check = await verifyPassword(password, account.password_hash);
+      if (!check.ok) throw new MatrixError("M_FORBIDDEN", 403, "Invalid username or password");
+      const rehash = check.needsRehash ? await hashPassword(password) : null;
+      const tokens = await issue(this.#localpart(), device.refreshable);
+      return this.ctx.storage.transactionSync(() => {
+        const now = this.#account();
+        if (!now || now.deactivated_ts) throw deactivated();
+        if (now.password_hash !== account.password_hash) {
+          throw new MatrixError("M_FORBIDDEN", 403, "Invalid username or password");
+        }
+        if (rehash) this.#sql("UPDATE account SET password_hash = ? WHERE id = 1", rehash);
+        return this.#startSession(device, tokens);
+      });
+    });
+  }
+
+  /** m.login.token: a single-use token from /login/get_token. */
+  async loginWithToken(token: string, device: NewDevice): Promise<Session> {
+    return rpcErrors(async () => {
+      const hash = await hashToken(token);
+      const tokens = await issue(this.#localpart(), device.refreshable);
+      return this.ctx.storage.transactionSync(() => {
+        const row = this.#one<{ hash: string; expires_ts: number }>(
+          "SELECT hash, expires_ts FROM login_tokens WHERE hash = ?",
+          hash,
+        );
+        if (!row || !constantTimeEqual(row.hash, hash)) throw new MatrixError("M_FORBIDDEN", 403, "Invalid login token");
+        this.#sql("DELETE FROM login_tokens WHERE hash = ?", hash); // single use, even if expired
+        if (row.expires_ts <= Date.now()) throw new MatrixError("M_FORBIDDEN", 403, "Login token has expired");
+        if (this.#account()?.deactivated_ts) throw deactivated();
+        return this.#startSession(device, tokens);
+      });
+    });
+  }
+
+  /** /login/get_token: UIA (always a fresh round), then a short-lived single-use token. */
+  async getLoginToken(auth: unknown): Promise<UiaReply<{ login_token: string; expires_in_ms: number }>> {
+    return rpcErrors(async () => {
+      const step = await this.#uia("get_token", PASSWORD_UIA, auth);
+      if (!step.done) return step;
+      const token = mintToken("login", this.#localpart());
+      const hash = await hashToken(token);
+      this.ctx.storage.transactionSync(() => {
+        step.commit();
+        this.#sql("DELETE FROM login_tokens WHERE expires_ts <= ?", Date.now());
+        this.#sql("INSERT INTO login_tokens (hash, expires_ts) VALUES (?, ?)", hash, Date.now() + LOGIN_TOKEN_LIFETIME_MS);
+      });
+      return { done: true, value: { login_token: token, expires_in_ms: LOGIN_TOKEN_LIFETIME_MS } };
+    });
+  }
+
+  // ---- tokens -----------------------------------------------------------------------
+
+  /**
+   * Resolve an access token (by its SHA-256) to its user and device. Revocation is a row
+   * deletion, so a revoked token fails on its very next use. Expired tokens fail with
+   * soft_logout so the client refreshes instead of discarding its session.
+   */
+  async authenticate(tokenHash: string, ip?: string): Promise<Authenticated> {
+    return rpcErrors(() =>
+      this.ctx.storage.transactionSync(() => {
+        const row = this.#one<TokenRow>("SELECT * FROM tokens WHERE access_hash = ?", tokenHash);
+        if (!row?.access_hash || !constantTimeEqual(row.access_hash, tokenHash)) throw unknownToken(false);
+        const now = Date.now();
+        if (row.expires_ts !== null && row.expires_ts <= now) throw unknownToken(true);
+        const account = this.#account();
+        if (!account || account.deactivated_ts) throw unknownToken(false);
+        // First use of a refreshed token retires the pair it replaced (spec: /refresh).
+        if (row.parent_id !== null) this.#retireParent(row);
+        const device = this.#one<{ last_seen_ts: number | null }>(
+          "SELECT last_seen_ts FROM devices WHERE device_id = ?",
+          row.device_id,
+        );
+        if (device && (device.last_seen_ts ?? 0) < now - LAST_SEEN_GRANULARITY_MS) {
+          this.#sql("UPDATE devices SET last_seen_ts = ?, last_seen_ip = ? WHERE device_id = ?", now, ip ?? null, row.device_id);
+        }
+        return { userId: account.user_id, deviceId: row.device_id, admin: account.admin === 1 };
+      }),
+    );
+  }
+
+  /**
+   * /refresh: a new access+refresh pair for the refresh token's device. The old access
+   * token stops at once; the old refresh token stays usable until the new pair is first
+   * used (so a client that lost the response can retry), then it is revoked.
+   */
+  async refresh(refreshToken: string): Promise<{ access_token: string; refresh_token: string; expires_in_ms: number }> {
+    return rpcErrors(async () => {
+      const hash = await hashToken(refreshToken);
+      const tokens = await issue(this.#localpart(), true);
+      return this.ctx.storage.transactionSync(() => {
+        const row = this.#one<TokenRow>("SELECT * FROM tokens WHERE refresh_hash = ?", hash);
+        if (!row?.refresh_hash || !constantTimeEqual(row.refresh_hash, hash)) throw unknownToken(false);
+        if (this.#account()?.deactivated_ts) throw unknownToken(false);
+        if (row.parent_id !== null) this.#retireParent(row);
+        // An earlier refresh from this same token whose result was never used is discarded.
+        this.#sql("DELETE FROM tokens WHERE parent_id = ?", row.id);
+        this.#sql("UPDATE tokens SET access_hash = NULL WHERE id = ?", row.id);
+        this.#insertToken(row.device_id, tokens, row.id);
+        return { access_token: tokens.access, refresh_token: tokens.refresh!, expires_in_ms: tokens.lifetime! };
+      });
+    });
+  }
+
+  /** /logout: the device and all its tokens go. */
+  async logout(deviceId: string): Promise<void> {
+    this.ctx.storage.transactionSync(() => this.#deleteDevices([deviceId]));
+  }
+
+  /** /logout/all: every device and token of the user. */
+  async logoutAll(): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      this.#sql("DELETE FROM tokens");
+      this.#sql("DELETE FROM devices");
+      this.#sql("DELETE FROM login_tokens");
+    });
+  }
+
+  // ---- password and deactivation ------------------------------------------------------
+
+  /** /account/password behind UIA; `keepDevice` is the requesting device (if any). */
+  async changePassword(p: {
+    auth: unknown;
+    newPassword: string;
+    logoutDevices: boolean;
+    keepDevice: string | null;
+  }): Promise<UiaReply<Record<string, never>>> {
+    return rpcErrors(async () => {
+      const step = await this.#uia("password", PASSWORD_UIA, p.auth);
+      if (!step.done) return step;
+      const hash = await hashPassword(p.newPassword);
+      this.ctx.storage.transactionSync(() => {
+        step.commit();
+        this.#sql("UPDATE account SET password_hash = ? WHERE id = 1", hash);
+        if (p.logoutDevices) {
+          const others = this.#all<{ device_id: string }>("SELECT device_id FROM devices")
+            .map((d) => d.device_id)
+            .filter((d) => d !== p.keepDevice);
+          this.#deleteDevices(others);
+          this.#sql("DELETE FROM login_tokens");
+        }
+      });
+      return { done: true, value: {} };
+    });
+  }
+
+  /**
+   * /account/deactivate behind UIA. Irreversible: tokens, devices and sessions go, the
+   * password hash and profile are wiped; with `erase` also account data and filters.
+   */
+  async deactivate(p: { auth: unknown; erase: boolean }): Promise<UiaReply<{ id_server_unbind_result: "no-support" }>> {
+    return rpcErrors(async () => {
+      const step = await this.#uia("deactivate", PASSWORD_UIA, p.auth);
+      if (!step.done) return step;
+      this.ctx.storage.transactionSync(() => {
+        step.commit();
+        this.#sql("UPDATE account SET deactivated_ts = ?, password_hash = NULL WHERE id = 1", Date.now());
+        for (const t of ["tokens", "devices", "login_tokens", "uia_sessions", "profile"]) this.#sql(`DELETE FROM ${t}`);
+        if (p.erase) {
+          this.#sql("DELETE FROM account_data");
+          this.#sql("DELETE FROM filters");
+        }
+      });
+      return { done: true, value: { id_server_unbind_result: "no-support" } };
+    });
+  }
+
+  // ---- devices ----------------------------------------------------------------------
+
+  async listDevices(): Promise<Device[]> {
+    return this.#all<Row>("SELECT * FROM devices ORDER BY created_ts, device_id").map(toDevice);
+  }
+
+  async getDevice(deviceId: string): Promise<Device> {
+    return rpcErrors(() => {
+      const row = this.#one<Row>("SELECT * FROM devices WHERE device_id = ?", deviceId);
+      if (!row) throw new MatrixError("M_NOT_FOUND", 404, "Unknown device");
+      return toDevice(row);
+    });
+  }
+
+  async updateDevice(deviceId: string, displayName: string | undefined): Promise<void> {
+    return rpcErrors(() => {
+      if (!this.#one("SELECT 1 AS x FROM devices WHERE device_id = ?", deviceId)) {
+        throw new MatrixError("M_NOT_FOUND", 404, "Unknown device");
+      }
+      if (displayName !== undefined) {
+        this.#sql("UPDATE devices SET display_name = ? WHERE device_id = ?", displayName, deviceId);
+      }
+    });
+  }
+
+  /** DELETE /devices/{id} (`mustExist`) and /delete_devices, behind UIA bound to the ID set. */
+  async deleteDevices(p: { deviceIds: string[]; auth: unknown; mustExist: boolean }): Promise<UiaReply<Record<string, never>>> {
+    return rpcErrors(async () => {
+      if (p.mustExist && !this.#one("SELECT 1 AS x FROM devices WHERE device_id = ?", p.deviceIds[0] ?? "")) {
+        throw new MatrixError("M_NOT_FOUND", 404, "Unknown device");
+      }
+      const op = `delete_devices:${JSON.stringify([...new Set(p.deviceIds)].sort())}`;
+      const step = await this.#uia(op, PASSWORD_UIA, p.auth);
+      if (!step.done) return step;
+      this.ctx.storage.transactionSync(() => {
+        step.commit();
+        this.#deleteDevices(p.deviceIds);
+      });
+      return { done: true, value: {} };
+    });
+  }
+
+  // ---- profile ----------------------------------------------------------------------
+
+  /** The whole profile; 404 for users without an active account. */
+  async getProfile(): Promise<JsonObject> {
+    return rpcErrors(() => {
+      const account = this.#account();
+      if (!account || account.deactivated_ts) throw new MatrixError("M_NOT_FOUND", 404, "Profile not found");
+      const out: JsonObject = {};
+      for (const r of this.#all<{ key: string; value: string }>("SELECT key, value FROM profile ORDER BY key")) {
+        out[r.key] = JSON.parse(r.value) as JsonValue;
+      }
+      return out;
+    });
+  }
+
+  /** Set one field (the edge validated key and value); the whole profile stays under 64 KiB. */
+  async setProfileField(key: string, value: JsonValue): Promise<void> {
+    return rpcErrors(() =>
+      this.ctx.storage.transactionSync(() => {
+        const account = this.#account();
+        if (!account || account.deactivated_ts) throw new MatrixError("M_FORBIDDEN", 403, "Account is deactivated");
+        this.#sql("INSERT INTO profile (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, JSON.stringify(value));
+        const profile: Record<string, JsonValue> = {};
+        for (const r of this.#all<{ key: string; value: string }>("SELECT key, value FROM profile")) profile[r.key] = JSON.parse(r.value);
+        if (new TextEncoder().encode(JSON.stringify(profile)).length > MAX_PROFILE_BYTES) {
+          // Thrown inside the transaction: the insert above is rolled back.
+          throw new MatrixError("M_PROFILE_TOO_LARGE", 400, "Profile would exceed 64 KiB");
+        }
+      }),
+    );
+  }
+
+  async deleteProfileField(key: string): Promise<void> {
+    this.#sql("DELETE FROM profile WHERE key = ?", key);
+  }
+
+  // ---- account data and filters ---------------------------------------------------------
+
+  /** Global account data has roomId null. 404 when never set. */
+  async getAccountData(roomId: string | null, type: string): Promise<JsonObject> {
+    return rpcErrors(() => {
+      const row = this.#one<{ content: string }>(
+        "SELECT content FROM account_data WHERE room_id = ? AND type = ?",
+        roomId ?? "",
+        type,
+      );
+      if (!row) throw new MatrixError("M_NOT_FOUND", 404, "Account data not found");
+      return JSON.parse(row.content) as JsonObject;
+    });
+  }
+
+  async setAccountData(roomId: string | null, type: string, content: JsonObject): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      const pos = this.#bump("account_data");
+      this.#sql(
+        "INSERT INTO account_data (room_id, type, content, stream_pos) VALUES (?, ?, ?, ?) " +
+          "ON CONFLICT (room_id, type) DO UPDATE SET content = excluded.content, stream_pos = excluded.stream_pos",
+        roomId ?? "",
+        type,
+        JSON.stringify(content),
+        pos,
+      );
+    });
+  }
+
+  /** Store a validated filter; IDs are decimal strings, never starting with "{". */
+  async createFilter(filter: JsonObject): Promise<string> {
+    const row = this.#one<{ filter_id: number }>(
+      "INSERT INTO filters (filter) VALUES (?) RETURNING filter_id",
+      JSON.stringify(filter),
+    );
+    return String(row!.filter_id);
+  }
+
+  async getFilter(filterId: string): Promise<JsonObject> {
+    return rpcErrors(() => {
+      const row = /^\d{1,15}$/.test(filterId)
+        ? this.#one<{ filter: string }>("SELECT filter FROM filters WHERE filter_id = ?", Number(filterId))
+        : null;
+      if (!row) throw new MatrixError("M_NOT_FOUND", 404, "No such filter");
+      return JSON.parse(row.filter) as JsonObject;
+    });
+  }
+
+  // ---- user-interactive auth ------------------------------------------------------------
+
+  /**
+   * One UIA round for `operation`. Stage checks (password hashing, the Server actor) run
+   * first; the session is then re-read and advanced without any await in between.
+   */
+  async #uia(operation: string, config: UiaConfig, authField: unknown): Promise<{ done: false; body: JsonObject } | UiaPassed> {
+    const auth = parseAuthDict(authField);
+    const now = Date.now();
+    const known = auth?.session ? this.#loadSession(auth.session) : null;
+    if (auth?.session) {
+      if (!known) throw new MatrixError("M_UNKNOWN", 400, "Unknown or expired UIA session");
+      checkSession(known, operation, now);
+    }
+    let stage: StageResult | null = null;
+    if (auth?.type !== undefined) {
+      checkAttempt(config, known ?? newSession("", operation, now), auth.type);
+      stage = await this.#checkStage(auth.type, auth);
+    }
+    // Synchronous from here on.
+    let session = auth?.session ? this.#loadSession(auth.session) : null;
+    if (auth?.session && !session) throw new MatrixError("M_UNKNOWN", 400, "Unknown or expired UIA session");
+    if (!session) {
+      this.#sql("DELETE FROM uia_sessions WHERE created_ts < ?", now - UIA_SESSION_LIFETIME_MS);
+      session = newSession(this.#newSessionId(operation), operation, now);
+    }
+    const out = advance(config, session, auth?.type, stage);
+    if (out.kind === "challenge") {
+      this.#sql(
+        "INSERT INTO uia_sessions (id, session, created_ts) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET session = excluded.session",
+        out.session.id,
+        JSON.stringify(out.session),
+        out.session.createdAt,
+      );
+      return { done: false, body: out.body };
+    }
+    const id = out.session.id;
+    return {
+      done: true,
+      registrationToken: out.session.data.registration_token,
+      commit: () => this.#sql("DELETE FROM uia_sessions WHERE id = ?", id),
+    };
+  }
+
+  async #checkStage(type: string, auth: AuthDict): Promise<StageResult> {
+    const fail = (error: string): StageResult => ({ ok: false, errcode: "M_FORBIDDEN", error });
+    switch (type) {
+      case "m.login.dummy":
+        return { ok: true };
+      case "m.login.password": {
+        const { password } = auth.raw;
+        const who = userFromAuth(auth.raw);
+        if (typeof password !== "string") throw new MatrixError("M_BAD_JSON", 400, "'auth.password' must be a string");
+        const hash = this.#account()?.password_hash;
+        if (!hash || (who !== null && who !== this.name && who !== this.#localpart())) {
+          await dummyPasswordCheck(password);
+          return fail("Invalid password");
+        }
+        return (await verifyPassword(password, hash)).ok ? { ok: true } : fail("Invalid password");
+      }
+      case "m.login.registration_token": {
+        const { token } = auth.raw;
+        if (typeof token !== "string") throw new MatrixError("M_BAD_JSON", 400, "'auth.token' must be a string");
+        const valid = await serverActor(this.env).registrationTokenValid(token);
+        return valid ? { ok: true, data: { registration_token: token } } : fail("Invalid registration token");
+      }
+      default:
+        throw new MatrixError("M_UNRECOGNIZED", 400, `Authentication type ${type} is not supported`);
+    }
+  }
+
+  #loadSession(id: string): UiaSession | null {
+    const row = this.#one<{ session: string }>("SELECT session FROM uia_sessions WHERE id = ?", id);
+    return row ? (JSON.parse(row.session) as UiaSession) : null;
+  }
+
+  /** Registration sessions carry the localpart so the edge can route a retry without a username. */
+  #newSessionId(operation: string): string {
+    const random = randomBase62(24);
+    return operation === "register" ? `${encodeBase64Url(new TextEncoder().encode(this.#localpart()))}.${random}` : random;
+  }
+
+  // ---- internals --------------------------------------------------------------------
+
+  #localpart(): string {
+    return this.name.slice(1, this.name.indexOf(":"));
+  }
+
+  #account(): AccountRow | null {
+    return this.#one<AccountRow>("SELECT user_id, password_hash, admin, deactivated_ts FROM account WHERE id = 1");
+  }
+
+  /** Create (or take over) the device and give it fresh tokens. Call inside a transaction. */
+  #startSession(device: NewDevice, tokens: Issued): Session {
+    const deviceId = device.deviceId ?? generateDeviceId();
+    const exists = this.#one("SELECT 1 AS x FROM devices WHERE device_id = ?", deviceId);
+    if (exists) {
+      // Logging in again as a known device replaces its tokens (spec: may invalidate).
+      this.#sql("DELETE FROM tokens WHERE device_id = ?", deviceId);
+    } else {
+      this.#sql(
+        "INSERT INTO devices (device_id, display_name, created_ts) VALUES (?, ?, ?)",
+        deviceId,
+        device.displayName ?? null,
+        Date.now(),
+      );
+    }
+    this.#insertToken(deviceId, tokens, null);
+    const s: Session = { user_id: this.name, device_id: deviceId, access_token: tokens.access };
+    if (tokens.refresh) {
+      s.refresh_token = tokens.refresh;
+      s.expires_in_ms = tokens.lifetime!;
+    }
+    return s;
+  }
+
+  #insertToken(deviceId: string, t: Issued, parentId: number | null): void {
+    this.#sql(
+      "INSERT INTO tokens (device_id, access_hash, refresh_hash, expires_ts, parent_id, created_ts) VALUES (?, ?, ?, ?, ?, ?)",
+      deviceId,
+      t.accessHash,
+      t.refreshHash,
+      t.lifetime ? Date.now() + t.lifetime : null,
+      parentId,
+      Date.now(),
+    );
+  }
+
+  #retireParent(row: TokenRow): void {
+    this.#sql("DELETE FROM tokens WHERE id = ?", row.parent_id);
+    this.#sql("UPDATE tokens SET parent_id = NULL WHERE id = ?", row.id);
+  }
+
+  #deleteDevices(ids: string[]): void {
+    for (const id of ids) {
+      this.#sql("DELETE FROM tokens WHERE device_id = ?", id);
+      this.#sql("DELETE FROM devices WHERE device_id = ?", id);
+    }
+  }
+
+  #bump(name: string): number {
+    return this.#one<{ value: number }>(
+      "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+      name,
+    )!.value;
+  }
+
+  #sql(query: string, ...args: SqlStorageValue[]): void {
+    this.ctx.storage.sql.exec(query, ...args);
+  }
+
+  #one<T extends Row>(query: string, ...args: SqlStorageValue[]): T | null {
+    return this.ctx.storage.sql.exec<T>(query, ...args).toArray()[0] ?? null;
+  }
+
+  #all<T extends Row>(query: string, ...args: SqlStorageValue[]): T[] {
+    return this.ctx.storage.sql.exec<T>(query, ...args).toArray();
+  }
+}
+
+interface Issued {
+  access: string;
+  accessHash: string;
+  refresh: string | null;
+  refreshHash: string | null;
+  lifetime: number | null;
+}
+
+/** Mint tokens and hash them up front, so the write that stores them needs no await. */
+async function issue(localpart: string, refreshable: boolean): Promise<Issued> {
+  const access = mintToken("access", localpart);
+  const refresh = refreshable ? mintToken("refresh", localpart) : null;
+  return {
+    access,
+    accessHash: await hashToken(access),
+    refresh,
+    refreshHash: refresh ? await hashToken(refresh) : null,
+    lifetime: refreshable ? REFRESHABLE_TOKEN_LIFETIME_MS : null,
+  };
+}
+
+/** Ten upper-case letters, like other homeservers' generated device IDs. */
+function generateDeviceId(): string {
+  let id = "";
+  while (id.length < 10) {
+    for (const b of crypto.getRandomValues(new Uint8Array(16))) {
+      if (b < 234 && id.length < 10) id += String.fromCharCode(65 + (b % 26)); // 234 = 9 × 26: unbiased
+    }
+  }
+  return id;
+}
+
+function toDevice(r: Row): Device {
+  const d: Device = { device_id: r.device_id as string };
+  if (r.display_name !== null) d.display_name = r.display_name as string;
+  if (r.last_seen_ts !== null) d.last_seen_ts = r.last_seen_ts as number;
+  if (r.last_seen_ip !== null) d.last_seen_ip = r.last_seen_ip as string;
+  return d;
+}
+
+const unknownToken = (soft: boolean) =>
+  new MatrixError("M_UNKNOWN_TOKEN", 401, soft ? "Access token has expired" : "Unknown access token", {
+    soft_logout: soft,
+  });
+const deactivated = () => new MatrixError("M_USER_DEACTIVATED", 403, "This account has been deactivated");
+
+/** The user named by a UIA password stage: `identifier.user` (m.id.user) or legacy `user`. */
+function userFromAuth(auth: JsonObject): string | null {
+  const id = auth.identifier;
+  if (id !== undefined) {
+    if (typeof id !== "object" || id === null || Array.isArray(id) || id.type !== "m.id.user" || typeof id.user !== "string") {
+      throw new MatrixError("M_BAD_JSON", 400, "'auth.identifier' must be an m.id.user identifier");
+    }
+    return id.user;
+  }
+  return typeof auth.user === "string" ? auth.user : null;
+}
+
+/** The localpart a registration session ID was minted for (see #newSessionId), or null. */
+export function registrationSessionLocalpart(sessionId: string): string | null {
+  const dot = sessionId.indexOf(".");
+  if (dot <= 0) return null;
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(decodeBase64Url(sessionId.slice(0, dot))) || null;
+  } catch {
+    return null;
+  }
+}

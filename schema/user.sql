@@ -1,0 +1,74 @@
+-- Schema of the User actor (party/user.ts): one SQLite database per local user.
+-- Append-only: a released migration is never edited; changes are new steps.
+
+-- migration 1: account, devices, tokens, UIA sessions, profile, account data, filters
+-- The account itself; at most one row. Absent until registration completes.
+CREATE TABLE account (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  user_id TEXT NOT NULL,
+  password_hash TEXT,                 -- lib/password.ts format; NULL: no password login
+  admin INTEGER NOT NULL DEFAULT 0,
+  created_ts INTEGER NOT NULL,
+  deactivated_ts INTEGER              -- set once, never cleared
+);
+
+CREATE TABLE devices (
+  device_id TEXT PRIMARY KEY,
+  display_name TEXT,
+  created_ts INTEGER NOT NULL,
+  last_seen_ts INTEGER,
+  last_seen_ip TEXT
+);
+
+-- One row per issued access token, with its refresh token when the client asked for one.
+-- Only SHA-256 hashes of tokens are stored (lib/access-token.ts).
+CREATE TABLE tokens (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  device_id TEXT NOT NULL,           -- deleted with its device (by the actor, explicitly)
+  access_hash TEXT UNIQUE,            -- NULL once superseded by /refresh
+  refresh_hash TEXT UNIQUE,           -- NULL: not refreshable
+  expires_ts INTEGER,                 -- access token expiry; NULL: never
+  parent_id INTEGER,                  -- the row this was refreshed from; dropped on first use of this one
+  created_ts INTEGER NOT NULL
+);
+CREATE INDEX tokens_by_device ON tokens(device_id);
+
+-- Single-use tokens minted by /login/get_token for m.login.token.
+CREATE TABLE login_tokens (
+  hash TEXT PRIMARY KEY,
+  expires_ts INTEGER NOT NULL
+);
+
+-- User-interactive auth sessions (lib/uia.ts UiaSession as JSON).
+CREATE TABLE uia_sessions (
+  id TEXT PRIMARY KEY,
+  session TEXT NOT NULL,
+  created_ts INTEGER NOT NULL
+);
+
+-- Profile fields (displayname, avatar_url, m.tz, custom keys): JSON values.
+CREATE TABLE profile (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+
+-- Global account data has room_id ''. stream_pos orders changes for /sync.
+CREATE TABLE account_data (
+  room_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  content TEXT NOT NULL,
+  stream_pos INTEGER NOT NULL,
+  PRIMARY KEY (room_id, type)
+);
+CREATE INDEX account_data_by_pos ON account_data(stream_pos);
+
+CREATE TABLE filters (
+  filter_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  filter TEXT NOT NULL
+);
+
+-- Monotonic counters (e.g. the account-data stream position).
+CREATE TABLE counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
