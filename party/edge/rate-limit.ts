@@ -1,0 +1,22 @@
+/**
+ * Per-client rate limits for the expensive unauthenticated endpoints (login,
+ * registration): 429 M_LIMIT_EXCEEDED with retry_after_ms and a Retry-After
+ * header. Switched off by RATE_LIMITS_ENABLED=false (tests, benchmarks).
+ * https://spec.matrix.org/v1.19/client-server-api/#rate-limiting
+ */
+import { MatrixError } from "../../lib/errors.ts";
+import type { RateLimitedAction } from "../env.ts";
+import { rateLimiterActor } from "../stubs.ts";
+import type { EdgeRequest } from "./router.ts";
+
+/** Throws 429 M_LIMIT_EXCEEDED when `req`'s client has used up its bucket for `action`. */
+export async function rateLimit(req: EdgeRequest, action: RateLimitedAction): Promise<void> {
+  if (!req.config.rateLimitsEnabled) return;
+  const setting = req.config.rateLimits[action];
+  const decision = await rateLimiterActor(req.env, `${action}:${req.clientIp}`).take(setting);
+  if (!decision.allowed) {
+    throw new MatrixError("M_LIMIT_EXCEEDED", 429, "Too many requests", {
+      retry_after_ms: decision.retryAfterMs,
+    });
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The Worker's bindings (wrangler.toml) and the configuration read from its
+ * vars. Every setting, its default and its meaning is in docs/configuration.md;
+ * keep the two in step.
+ */
+import type { ServerActor } from "./server.ts";
+import type { User } from "./user.ts";
+import type { Room } from "./room.ts";
+import type { DeviceKeys } from "./device-keys.ts";
+import type { RateLimiter } from "./rate-limiter.ts";
+
+export interface Env {
+  SERVER: DurableObjectNamespace<ServerActor>;
+  USER: DurableObjectNamespace<User>;
+  ROOM: DurableObjectNamespace<Room>;
+  DEVICE_KEYS: DurableObjectNamespace<DeviceKeys>;
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** Cross-room indexes only (aliases, room directory, user directory). */
+  DB: D1Database;
+  MEDIA: R2Bucket;
+  SECRETS: KVNamespace;
+
+  SERVER_NAME?: string;
+  PUBLIC_BASEURL?: string;
+  REGISTRATION_MODE?: string;
+  REGISTRATION_SHARED_SECRET?: string;
+  RATE_LIMITS_ENABLED?: string;
+  MAX_REQUEST_BYTES?: string;
+  RATE_LOGIN_BURST?: string;
+  RATE_LOGIN_PER_SECOND?: string;
+  RATE_REGISTER_BURST?: string;
+  RATE_REGISTER_PER_SECOND?: string;
+}
+
+export type RegistrationMode = "closed" | "token" | "open";
+
+/** A token bucket: `burst` requests at once, refilled at `perSecond`. */
+export interface RateSetting {
+  burst: number;
+  perSecond: number;
+}
+
+export type RateLimitedAction = "login" | "register";
+
+export interface Config {
+  serverName: string;
+  publicBaseUrl: string;
+  registrationMode: RegistrationMode;
+  /** Shared secret for `/_synapse/admin/v1/register`; unset disables the endpoint. */
+  registrationSharedSecret: string | undefined;
+  rateLimitsEnabled: boolean;
+  maxRequestBytes: number;
+  rateLimits: Record<RateLimitedAction, RateSetting>;
+}
+
+export const DEFAULTS = {
+  serverName: "localhost:8787",
+  publicBaseUrl: "http://127.0.0.1:8787",
+  registrationMode: "closed",
+  rateLimitsEnabled: true,
+  maxRequestBytes: 1024 * 1024,
+  rateLimits: {
+    login: { burst: 10, perSecond: 0.1 },
+    register: { burst: 5, perSecond: 0.05 },
+  },
+} as const satisfies Omit<Config, "registrationSharedSecret">;
+
+/** A setting that cannot be understood; fails loudly rather than running with a guess. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+// Parsed once per env object (one per isolate), not per request.
+const cache = new WeakMap<object, Config>();
+
+export function loadConfig(env: Env): Config {
+  let config = cache.get(env);
+  if (!config) {
+    config = parseConfig(env);
+    cache.set(env, config);
+  }
+  return config;
+}
+
+export function parseConfig(env: Partial<Env>): Config {
+  const serverName = text(env.SERVER_NAME) ?? DEFAULTS.serverName;
+  if (!/^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(serverName)) {
+    throw new ConfigError(`SERVER_NAME ${JSON.stringify(serverName)} is not a valid Matrix server name`);
+  }
+  const publicBaseUrl = (text(env.PUBLIC_BASEURL) ?? DEFAULTS.publicBaseUrl).replace(/\/+$/, "");
+  if (!/^https?:\/\/[^/]+$/.test(publicBaseUrl)) {
+    throw new ConfigError(`PUBLIC_BASEURL ${JSON.stringify(publicBaseUrl)} must be http(s)://host[:port] with no path`);
+  }
+  const mode = text(env.REGISTRATION_MODE) ?? DEFAULTS.registrationMode;
+  if (mode !== "closed" && mode !== "token" && mode !== "open") {
+    throw new ConfigError(`REGISTRATION_MODE must be closed, token or open (got ${JSON.stringify(mode)})`);
+  }
+  return {
+    serverName,
+    publicBaseUrl,
+    registrationMode: mode,
+    registrationSharedSecret: text(env.REGISTRATION_SHARED_SECRET),
+    rateLimitsEnabled: bool("RATE_LIMITS_ENABLED", env.RATE_LIMITS_ENABLED, DEFAULTS.rateLimitsEnabled),
+    maxRequestBytes: positive("MAX_REQUEST_BYTES", env.MAX_REQUEST_BYTES, DEFAULTS.maxRequestBytes, true),
+    rateLimits: {
+      login: {
+        burst: positive("RATE_LOGIN_BURST", env.RATE_LOGIN_BURST, DEFAULTS.rateLimits.login.burst, true),
+        perSecond: positive("RATE_LOGIN_PER_SECOND", env.RATE_LOGIN_PER_SECOND, DEFAULTS.rateLimits.login.perSecond),
+      },
+      register: {
+        burst: positive("RATE_REGISTER_BURST", env.RATE_REGISTER_BURST, DEFAULTS.rateLimits.register.burst, true),
+        perSecond: positive(
+          "RATE_REGISTER_PER_SECOND",
+          env.RATE_REGISTER_PER_SECOND,
+          DEFAULTS.rateLimits.register.perSecond,
+        ),
+      },
+    },
+  };
+}
+
+function text(v: string | undefined): string | undefined {
+  const t = v?.trim();
+  return t ? t : undefined;
+}
+
+function bool(name: string, v: string | undefined, dflt: boolean): boolean {
+  const t = text(v)?.toLowerCase();
+  if (t === undefined) return dflt;
+  if (t === "true" || t === "1") return true;
+  if (t === "false" || t === "0") return false;
+  throw new ConfigError(`${name} must be true or false (got ${JSON.stringify(v)})`);
+}
+
+function positive(name: string, v: string | undefined, dflt: number, integer = false): number {
+  const t = text(v);
+  if (t === undefined) return dflt;
+  const n = Number(t);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new ConfigError(`${name} must be a positive ${integer ? "integer" : "number"} (got ${JSON.stringify(v)})`);
+  }
+  return n;
+}

@@ -1,0 +1,36 @@
+/**
+ * The one place that turns identifiers into actor stubs. Each actor is named by
+ * the identifier it owns, so the same ID always reaches the same object.
+ *
+ * Addressing is by name (`getByName`), which gives partyserver its `this.name`.
+ * Actors run their migrations in the constructor (party/migrations.ts), so an
+ * RPC on a stub never sees a half-initialised schema.
+ */
+import type { Env } from "./env.ts";
+
+/** The User actor of a local user, named by the full user ID (`@alice:example.org`). */
+export function userActor(env: Env, userId: string) {
+  return env.USER.getByName(userId);
+}
+
+/** The DeviceKeys actor of a local user, named by the full user ID. */
+export function deviceKeysActor(env: Env, userId: string) {
+  return env.DEVICE_KEYS.getByName(userId);
+}
+
+/** The Room actor, named by the room ID (`!opaque:server` or v12 `!hash`). */
+export function roomActor(env: Env, roomId: string) {
+  return env.ROOM.getByName(roomId);
+}
+
+/** The Server actor: a singleton holding signing keys and server-wide settings. */
+export function serverActor(env: Env) {
+  return env.SERVER.getByName(SERVER_ACTOR_NAME);
+}
+
+/** A token-bucket rate limiter, one per (action, client address). */
+export function rateLimiterActor(env: Env, key: string) {
+  return env.RATE_LIMITER.getByName(key);
+}
+
+export const SERVER_ACTOR_NAME = "server";

@@ -1,0 +1,4 @@
+-- DeviceKeys actor (one per local user). Append-only numbered migrations, e.g.
+--   -- migration 1: device keys
+--   CREATE TABLE device_keys (...);
+-- No tables yet: the E2EE issue adds them.

@@ -1,0 +1,4 @@
+-- Room actor (one per room). Append-only numbered migrations, e.g.
+--   -- migration 1: events
+--   CREATE TABLE events (...);
+-- No tables yet: the room issue adds the event graph and state.

@@ -1,0 +1,4 @@
+// Runs before each workers test file: D1 gets the same migrations `npm start` applies.
+import { applyD1Migrations, env } from "cloudflare:test";
+
+await applyD1Migrations(env.DB, env.TEST_D1_MIGRATIONS);
