@@ -1,0 +1,48 @@
+// Configuration parsing: defaults, validation (docs/configuration.md is the reference).
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEFAULTS, parseConfig } from "../../party/env.ts";
+
+describe("[config] wrangler vars", () => {
+  it("[config] defaults are the documented safe ones", () => {
+    expect(parseConfig({})).toEqual({
+      serverName: "localhost:8787",
+      publicBaseUrl: "http://127.0.0.1:8787",
+      registrationMode: "closed",
+      registrationSharedSecret: undefined,
+      rateLimitsEnabled: true,
+      maxRequestBytes: 1048576,
+      rateLimits: { login: { burst: 10, perSecond: 0.1 }, register: { burst: 5, perSecond: 0.05 } },
+    });
+    expect(DEFAULTS.registrationMode).toBe("closed");
+  });
+
+  it("[config] values are read and a trailing slash on the base URL is dropped", () => {
+    const c = parseConfig({
+      SERVER_NAME: "example.org",
+      PUBLIC_BASEURL: "https://matrix.example.org/",
+      REGISTRATION_MODE: "token",
+      MAX_REQUEST_BYTES: "2048",
+      RATE_REGISTER_PER_SECOND: "0.5",
+    });
+    expect(c.serverName).toBe("example.org");
+    expect(c.publicBaseUrl).toBe("https://matrix.example.org");
+    expect(c.registrationMode).toBe("token");
+    expect(c.maxRequestBytes).toBe(2048);
+    expect(c.rateLimits.register).toEqual({ burst: 5, perSecond: 0.5 });
+  });
+
+  it("[config] invalid values fail loudly instead of falling back", () => {
+    for (const bad of [
+      { REGISTRATION_MODE: "everyone" },
+      { SERVER_NAME: "bad name" },
+      { PUBLIC_BASEURL: "ftp://x" },
+      { PUBLIC_BASEURL: "https://x/path" },
+      { RATE_LIMITS_ENABLED: "yes please" },
+      { MAX_REQUEST_BYTES: "-1" },
+      { MAX_REQUEST_BYTES: "1.5" },
+      { RATE_LOGIN_PER_SECOND: "0" },
+    ]) {
+      expect(() => parseConfig(bad), JSON.stringify(bad)).toThrow(ConfigError);
+    }
+  });
+});
