@@ -73,7 +73,13 @@ export interface Device {
 }
 
 /** An operation behind UIA either needs another round (401 with `body`) or is done. */
-export type UiaReply<T> = { done: false; body: JsonObject } | { done: true; value: T };
+export type UiaReply<T> = { done: false; body: RpcJson } | { done: true; value: T };
+
+/**
+ * A JSON object as RPC results declare it: workers-types cannot map the recursive
+ * JsonObject through its RPC stub types ("excessively deep"), so results use this.
+ */
+export type RpcJson = Record<string, unknown>;
 
 /** The one flow offered for operations that re-check the user's password. */
 export const PASSWORD_UIA: UiaConfig = { flows: [{ stages: ["m.login.password"] }] };
@@ -119,16 +125,20 @@ export class User extends Server<Env> {
    * registration mode; `checkToken` stages are verified against the Server actor.
    */
   async register(p: {
-    password: string;
+    password: string | null;
     auth: unknown;
     uia: UiaConfig;
     device: NewDevice;
     inhibitLogin: boolean;
+    /** A session the client opened before choosing this username (see takeUiaSession). */
+    imported: UiaSession | null;
   }): Promise<UiaReply<Session | { user_id: string }>> {
     return rpcErrors(async () => {
       if (this.#account()) throw new MatrixError("M_USER_IN_USE", 400, "User ID already taken");
-      const step = await this.#uia("register", p.uia, p.auth);
+      const step = await this.#uia("register", p.uia, p.auth, p.imported);
       if (!step.done) return step;
+      // Checked only now: clients may fetch the flows with an empty body first.
+      if (p.password === null) throw new MatrixError("M_MISSING_PARAM", 400, "Missing 'password'");
       const hash = await hashPassword(p.password);
       const tokens = p.inhibitLogin ? null : await issue(this.#localpart(), p.device.refreshable);
       // Counted as used only now that registration is about to succeed (spec: token-authenticated registration).
@@ -145,13 +155,18 @@ export class User extends Server<Env> {
       const hash = await hashPassword(p.password);
       const tokens = await issue(this.#localpart(), false);
       if (this.#account()) throw new MatrixError("M_USER_IN_USE", 400, "User ID already taken");
-      const s = this.#create(hash, p.admin, { refreshable: false }, tokens);
-      if (p.displayname) this.#sql("INSERT INTO profile (key, value) VALUES ('displayname', ?)", JSON.stringify(p.displayname));
-      return s as Session;
+      return this.#create(hash, p.admin, { refreshable: false }, tokens, undefined, p.displayname) as Session;
     });
   }
 
-  #create(hash: string, admin: boolean, device: NewDevice, tokens: Issued | null, uia?: UiaPassed): Session | { user_id: string } {
+  #create(
+    hash: string,
+    admin: boolean,
+    device: NewDevice,
+    tokens: Issued | null,
+    uia?: UiaPassed,
+    displayname?: string,
+  ): Session | { user_id: string } {
     return this.ctx.storage.transactionSync(() => {
       if (this.#account()) throw new MatrixError("M_USER_IN_USE", 400, "User ID already taken");
       uia?.commit();
@@ -162,8 +177,8 @@ export class User extends Server<Env> {
         admin ? 1 : 0,
         Date.now(),
       );
-      // The spec's default display name is the localpart.
-      this.#sql("INSERT INTO profile (key, value) VALUES ('displayname', ?)", JSON.stringify(this.#localpart()));
+      // Without a chosen one, the display name starts as the localpart (as Synapse does).
+      this.#sql("INSERT INTO profile (key, value) VALUES ('displayname', ?)", JSON.stringify(displayname || this.#localpart()));
       return tokens ? this.#startSession(device, tokens) : { user_id: this.name };
     });
   }
@@ -389,7 +404,7 @@ export class User extends Server<Env> {
   // ---- profile ----------------------------------------------------------------------
 
   /** The whole profile; 404 for users without an active account. */
-  async getProfile(): Promise<JsonObject> {
+  async getProfile(): Promise<RpcJson> {
     return rpcErrors(() => {
       const account = this.#account();
       if (!account || account.deactivated_ts) throw new MatrixError("M_NOT_FOUND", 404, "Profile not found");
@@ -425,7 +440,7 @@ export class User extends Server<Env> {
   // ---- account data and filters ---------------------------------------------------------
 
   /** Global account data has roomId null. 404 when never set. */
-  async getAccountData(roomId: string | null, type: string): Promise<JsonObject> {
+  async getAccountData(roomId: string | null, type: string): Promise<RpcJson> {
     return rpcErrors(() => {
       const row = this.#one<{ content: string }>(
         "SELECT content FROM account_data WHERE room_id = ? AND type = ?",
@@ -460,7 +475,7 @@ export class User extends Server<Env> {
     return String(row!.filter_id);
   }
 
-  async getFilter(filterId: string): Promise<JsonObject> {
+  async getFilter(filterId: string): Promise<RpcJson> {
     return rpcErrors(() => {
       const row = /^\d{1,15}$/.test(filterId)
         ? this.#one<{ filter: string }>("SELECT filter FROM filters WHERE filter_id = ?", Number(filterId))
@@ -476,9 +491,17 @@ export class User extends Server<Env> {
    * One UIA round for `operation`. Stage checks (password hashing, the Server actor) run
    * first; the session is then re-read and advanced without any await in between.
    */
-  async #uia(operation: string, config: UiaConfig, authField: unknown): Promise<{ done: false; body: JsonObject } | UiaPassed> {
+  async #uia(
+    operation: string,
+    config: UiaConfig,
+    authField: unknown,
+    imported: UiaSession | null = null,
+  ): Promise<{ done: false; body: JsonObject } | UiaPassed> {
     const auth = parseAuthDict(authField);
     const now = Date.now();
+    if (imported && auth?.session === imported.id && !this.#loadSession(imported.id)) {
+      this.#saveSession(imported);
+    }
     const known = auth?.session ? this.#loadSession(auth.session) : null;
     if (auth?.session) {
       if (!known) throw new MatrixError("M_UNKNOWN", 400, "Unknown or expired UIA session");
@@ -498,12 +521,7 @@ export class User extends Server<Env> {
     }
     const out = advance(config, session, auth?.type, stage);
     if (out.kind === "challenge") {
-      this.#sql(
-        "INSERT INTO uia_sessions (id, session, created_ts) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET session = excluded.session",
-        out.session.id,
-        JSON.stringify(out.session),
-        out.session.createdAt,
-      );
+      this.#saveSession(out.session);
       return { done: false, body: out.body };
     }
     const id = out.session.id;
@@ -539,6 +557,26 @@ export class User extends Server<Env> {
       default:
         throw new MatrixError("M_UNRECOGNIZED", 400, `Authentication type ${type} is not supported`);
     }
+  }
+
+  /**
+   * Hands a registration session over to the actor of the username the client finally
+   * chose (the session was opened by a request without one). Removes it here.
+   */
+  async takeUiaSession(id: string, operation: string): Promise<UiaSession | null> {
+    const session = this.#loadSession(id);
+    if (!session || session.operation !== operation) return null;
+    this.#sql("DELETE FROM uia_sessions WHERE id = ?", id);
+    return session;
+  }
+
+  #saveSession(session: UiaSession): void {
+    this.#sql(
+      "INSERT INTO uia_sessions (id, session, created_ts) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET session = excluded.session",
+      session.id,
+      JSON.stringify(session),
+      session.createdAt,
+    );
   }
 
   #loadSession(id: string): UiaSession | null {
