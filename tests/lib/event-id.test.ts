@@ -61,7 +61,7 @@ describe("event IDs", () => {
 });
 
 describe("room IDs", () => {
-  const { room_id: _r, ...create12 } = { ...JKI_CREATE, content: { room_version: "12" } };
+  const { room_id: _r, ...create12 } = { ...JKI_CREATE, content: { room_version: "12" } } as JsonObject;
   it("[rooms/v12: room-ids] the room ID is ! + URL-safe reference hash of the create event", async () => {
     const roomId = await computeRoomIdForCreateEvent(create12, rules("12"));
     const eventId = await computeEventId(create12, rules("12"));
