@@ -11,8 +11,8 @@ import type { Pdu } from "./pdu.ts";
 export interface EventStore {
   getEvent(id: string): Pdu | undefined;
   /**
-   * Optional precomputed auth chain of an event (e.g. from an auth-chain index table).
-   * When given it must be exact: walks take it instead of descending below that event.
+   * Optional precomputed auth chain of an event, not including the event itself (e.g. from an
+   * auth-chain index table). When given it must be exact: walks take it instead of descending.
    */
   authChain?(id: string): Iterable<string> | undefined;
   /** Optional: whether the event was rejected on receipt (its auth chain did not authorize it). */

@@ -48,6 +48,13 @@ describe("ruma-state-res fixtures: batch cases", () => {
     it(`${tag} ${name} (all at once)`, () => {
       expect(describeState(resolveAllAtOnce(all, rules), store)).toEqual(expected);
     });
+    it(`${tag} ${name} (all at once, state maps in reverse and rotated order)`, () => {
+      // The result depends on the events, never on the order the forks are handed over in.
+      const reversed = [...all].reverse();
+      const rotated = [...all.slice(3), ...all.slice(0, 3)];
+      expect(describeState(resolveAllAtOnce(reversed, rules), store)).toEqual(expected);
+      expect(describeState(resolveAllAtOnce(rotated, rules), store)).toEqual(expected);
+    });
   }
 });
 
