@@ -132,6 +132,26 @@ export class ServerActor extends Server<Env> {
     return token;
   }
 
+  // ---- shared-secret admin registration nonces (used by party/edge/admin.ts) ----
+  // Kept in memory like Synapse does: they live for a minute, and losing them when the
+  // actor is evicted only makes the client fetch a new one.
+  #adminNonces = new Map<string, number>();
+
+  /** A fresh single-use nonce for `/_synapse/admin/v1/register`, valid for `ttlMs`. */
+  async adminRegisterNonce(ttlMs = 60_000, now = Date.now()): Promise<string> {
+    for (const [n, exp] of this.#adminNonces) if (exp <= now) this.#adminNonces.delete(n);
+    const nonce = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    this.#adminNonces.set(nonce, now + ttlMs);
+    return nonce;
+  }
+
+  /** Uses up a nonce: true once for a nonce that was issued and has not expired. */
+  async consumeAdminRegisterNonce(nonce: string, now = Date.now()): Promise<boolean> {
+    const exp = this.#adminNonces.get(nonce);
+    this.#adminNonces.delete(nonce);
+    return exp !== undefined && exp > now;
+  }
+
   async #currentKey(): Promise<Ed25519Key> {
     if (this.#current) return this.#current;
     const row = this.#rows().find((r) => r.expired_ts === null);

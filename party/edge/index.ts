@@ -3,8 +3,14 @@
  * Handlers live one file per endpoint group; each is headed by its method and path.
  */
 import type { Env } from "../env.ts";
+import * as account from "./account.ts";
+import * as accountData from "./account-data.ts";
+import * as admin from "./admin.ts";
+import * as devices from "./devices.ts";
 import * as discovery from "./discovery.ts";
+import * as filters from "./filters.ts";
 import * as keys from "./keys-server.ts";
+import * as profile from "./profile.ts";
 import { Router } from "./router.ts";
 
 export { ServerActor } from "../server.ts";
@@ -20,7 +26,41 @@ export const router = new Router()
   .get("/_matrix/client/versions", discovery.versions)
   .get("/_matrix/client/v3/capabilities", discovery.capabilities)
   // Server keys (federation)
-  .get("/_matrix/key/v2/server", keys.serverKeys);
+  .get("/_matrix/key/v2/server", keys.serverKeys)
+  // Registration, login, tokens (party/edge/account.ts)
+  .get("/_matrix/client/v3/register/available", account.registerAvailable)
+  .post("/_matrix/client/v3/register", account.register)
+  .get("/_matrix/client/v1/register/m.login.registration_token/validity", account.registrationTokenValidity)
+  .get("/_matrix/client/v3/login", account.loginFlows)
+  .post("/_matrix/client/v3/login", account.login)
+  .post("/_matrix/client/v1/login/get_token", account.getLoginToken)
+  .post("/_matrix/client/v3/refresh", account.refresh)
+  .post("/_matrix/client/v3/logout", account.logout)
+  .post("/_matrix/client/v3/logout/all", account.logoutAll)
+  .get("/_matrix/client/v3/account/whoami", account.whoami)
+  .post("/_matrix/client/v3/account/password", account.changePassword)
+  .post("/_matrix/client/v3/account/deactivate", account.deactivate)
+  // Devices
+  .get("/_matrix/client/v3/devices", devices.listDevices)
+  .get("/_matrix/client/v3/devices/{deviceId}", devices.getDevice)
+  .put("/_matrix/client/v3/devices/{deviceId}", devices.updateDevice)
+  .delete("/_matrix/client/v3/devices/{deviceId}", devices.deleteDevice)
+  .post("/_matrix/client/v3/delete_devices", devices.deleteDevices)
+  // Profile
+  .get("/_matrix/client/v3/profile/{userId}", profile.getProfile)
+  .get("/_matrix/client/v3/profile/{userId}/{keyName}", profile.getProfileField)
+  .put("/_matrix/client/v3/profile/{userId}/{keyName}", profile.setProfileField)
+  .delete("/_matrix/client/v3/profile/{userId}/{keyName}", profile.deleteProfileField)
+  // Account data and filters
+  .get("/_matrix/client/v3/user/{userId}/account_data/{type}", accountData.getAccountData)
+  .put("/_matrix/client/v3/user/{userId}/account_data/{type}", accountData.setAccountData)
+  .get("/_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}", accountData.getAccountData)
+  .put("/_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}", accountData.setAccountData)
+  .post("/_matrix/client/v3/user/{userId}/filter", filters.createFilter)
+  .get("/_matrix/client/v3/user/{userId}/filter/{filterId}", filters.getFilter)
+  // Operator bootstrap: Synapse-compatible shared-secret registration
+  .get("/_synapse/admin/v1/register", admin.adminNonce)
+  .post("/_synapse/admin/v1/register", admin.adminRegister);
 
 export default {
   fetch(request, env, ctx) {
