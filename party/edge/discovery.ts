@@ -25,10 +25,10 @@ export const UNSTABLE_FEATURES: Readonly<Record<string, boolean>> = {};
  * endpoints work (the accounts work flips them as it lands).
  */
 export const ACCOUNT_CAPABILITIES = {
-  changePassword: false,
-  setDisplayname: false,
-  setAvatarUrl: false,
-  getLoginToken: false,
+  changePassword: true,
+  setDisplayname: true,
+  setAvatarUrl: true,
+  getLoginToken: true,
 } as const;
 
 // GET /_matrix/client/versions
