@@ -1,12 +1,12 @@
 // `env` from cloudflare:test / cloudflare:workers is Parley's Env plus test-only bindings.
-import type { Env } from "../../party/env.ts";
+import type { D1Migration } from "cloudflare:test";
+import type { Env as ParleyEnv } from "../../party/env.ts";
 
 declare global {
   namespace Cloudflare {
-    interface Env extends ParleyTestEnv {}
+    interface Env extends ParleyEnv {
+      /** vitest.config.ts: the D1 migrations, applied by tests/workers/setup.ts. Optional so Parley's Env still satisfies Cloudflare.Env. */
+      TEST_D1_MIGRATIONS?: D1Migration[];
+    }
   }
-}
-
-interface ParleyTestEnv extends Env {
-  TEST_D1_MIGRATIONS: import("cloudflare:test").D1Migration[];
 }

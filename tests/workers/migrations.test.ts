@@ -61,3 +61,24 @@ describe("[schema] actor migrations", () => {
     });
   });
 });
+
+describe("[schema] D1 (schema/d1)", () => {
+  it("[schema] the cross-room index tables exist after the migrations npm start applies", async () => {
+    const { results } = await env.DB.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('room_aliases','room_directory','user_directory','room_directory_fts','user_directory_fts') ORDER BY name",
+    ).all<{ name: string }>();
+    expect(results.map((r) => r.name)).toEqual([
+      "room_aliases",
+      "room_directory",
+      "room_directory_fts",
+      "user_directory",
+      "user_directory_fts",
+    ]);
+    // Full-text search works (D1 ships FTS5).
+    await env.DB.prepare("INSERT INTO user_directory_fts (user_id, display_name, user_localpart) VALUES (?, ?, ?)")
+      .bind("@alice:x", "Alice Liddell", "alice")
+      .run();
+    const hit = await env.DB.prepare("SELECT user_id FROM user_directory_fts WHERE user_directory_fts MATCH ?").bind("liddell").first<{ user_id: string }>();
+    expect(hit?.user_id).toBe("@alice:x");
+  });
+});
