@@ -174,3 +174,78 @@ export function checkAttempt(config: UiaConfig, session: UiaSession, type: strin
     throw new MatrixError("M_FORBIDDEN", 403, `Authentication stage ${type} is out of order`);
   }
 }
+
+/** Where an actor keeps its UIA sessions; synchronous, so a round can read and write without yielding. */
+export interface UiaStore {
+  load(id: string): UiaSession | null;
+  save(session: UiaSession): void;
+  /** Drop sessions created before `before` (called when a new session is opened). */
+  prune(before: number): void;
+}
+
+export interface UiaRequest {
+  store: UiaStore;
+  config: UiaConfig;
+  operation: string;
+  /** The request's `auth` field, unvalidated. */
+  auth: unknown;
+  now: number;
+  newSessionId: () => string;
+  /** Checks one stage's credentials; the only asynchronous step of a round. */
+  checkStage: (type: string, auth: AuthDict) => Promise<StageResult>;
+  /** A session handed over from another store, adopted if the request names it. */
+  imported?: UiaSession | null;
+}
+
+/**
+ * A round completed when `done`: the caller performs the operation and deletes the
+ * session in the same transaction. Otherwise reply 401 with `body` (already saved).
+ */
+export type UiaRound = { done: false; body: JsonObject } | { done: true; session: UiaSession };
+
+/**
+ * One request's worth of UIA: validate `auth`, check the attempted stage, advance the
+ * session. Everything after the stage check is synchronous — the session is re-read
+ * after the await, so a concurrent round on the same session cannot be lost.
+ */
+export async function runUia(r: UiaRequest): Promise<UiaRound> {
+  const auth = parseAuthDict(r.auth);
+  const unknown = () => new MatrixError("M_UNKNOWN", 400, "Unknown or expired UIA session");
+  if (r.imported && auth?.session === r.imported.id && !r.store.load(r.imported.id)) r.store.save(r.imported);
+  const known = auth?.session ? r.store.load(auth.session) : null;
+  if (auth?.session) {
+    if (!known) throw unknown();
+    checkSession(known, r.operation, r.now);
+  }
+  let stage: StageResult | null = null;
+  if (auth?.type !== undefined) {
+    checkAttempt(r.config, known ?? newSession("", r.operation, r.now), auth.type);
+    stage = await r.checkStage(auth.type, auth);
+  }
+  // Synchronous from here on.
+  let session = auth?.session ? r.store.load(auth.session) : null;
+  if (auth?.session && !session) throw unknown();
+  if (!session) {
+    r.store.prune(r.now - UIA_SESSION_LIFETIME_MS);
+    session = newSession(r.newSessionId(), r.operation, r.now);
+  }
+  const out = advance(r.config, session, auth?.type, stage);
+  if (out.kind === "complete") return { done: true, session: out.session };
+  r.store.save(out.session);
+  return { done: false, body: out.body };
+}
+
+/**
+ * The user an m.login.password stage names: `identifier.user` (m.id.user) or the
+ * deprecated top-level `user`; null when it names nobody.
+ */
+export function passwordStageUser(auth: JsonObject): string | null {
+  const id = auth.identifier;
+  if (id !== undefined) {
+    if (!isJsonObject(id) || id.type !== "m.id.user" || typeof id.user !== "string") {
+      throw new MatrixError("M_BAD_JSON", 400, "'auth.identifier' must be an m.id.user identifier");
+    }
+    return id.user;
+  }
+  return typeof auth.user === "string" ? auth.user : null;
+}

@@ -16,16 +16,13 @@ import type { JsonObject, JsonValue } from "../lib/json.ts";
 import { dummyPasswordCheck, hashPassword, verifyPassword } from "../lib/password.ts";
 import { decodeBase64Url, encodeBase64Url } from "../lib/base64.ts";
 import {
-  advance,
-  checkAttempt,
-  checkSession,
-  newSession,
-  parseAuthDict,
+  passwordStageUser,
+  runUia,
   type AuthDict,
   type StageResult,
   type UiaConfig,
   type UiaSession,
-  UIA_SESSION_LIFETIME_MS,
+  type UiaStore,
 } from "../lib/uia.ts";
 import { rpcErrors } from "./edge/http.ts";
 import type { Env } from "./env.ts";
@@ -494,43 +491,33 @@ export class User extends Server<Env> {
   async #uia(
     operation: string,
     config: UiaConfig,
-    authField: unknown,
+    auth: unknown,
     imported: UiaSession | null = null,
   ): Promise<{ done: false; body: JsonObject } | UiaPassed> {
-    const auth = parseAuthDict(authField);
-    const now = Date.now();
-    if (imported && auth?.session === imported.id && !this.#loadSession(imported.id)) {
-      this.#saveSession(imported);
-    }
-    const known = auth?.session ? this.#loadSession(auth.session) : null;
-    if (auth?.session) {
-      if (!known) throw new MatrixError("M_UNKNOWN", 400, "Unknown or expired UIA session");
-      checkSession(known, operation, now);
-    }
-    let stage: StageResult | null = null;
-    if (auth?.type !== undefined) {
-      checkAttempt(config, known ?? newSession("", operation, now), auth.type);
-      stage = await this.#checkStage(auth.type, auth);
-    }
-    // Synchronous from here on.
-    let session = auth?.session ? this.#loadSession(auth.session) : null;
-    if (auth?.session && !session) throw new MatrixError("M_UNKNOWN", 400, "Unknown or expired UIA session");
-    if (!session) {
-      this.#sql("DELETE FROM uia_sessions WHERE created_ts < ?", now - UIA_SESSION_LIFETIME_MS);
-      session = newSession(this.#newSessionId(operation), operation, now);
-    }
-    const out = advance(config, session, auth?.type, stage);
-    if (out.kind === "challenge") {
-      this.#saveSession(out.session);
-      return { done: false, body: out.body };
-    }
-    const id = out.session.id;
+    const round = await runUia({
+      store: this.#uiaStore,
+      config,
+      operation,
+      auth,
+      now: Date.now(),
+      newSessionId: () => this.#newSessionId(operation),
+      checkStage: (type, a) => this.#checkStage(type, a),
+      imported,
+    });
+    if (!round.done) return round;
+    const { id, data } = round.session;
     return {
       done: true,
-      registrationToken: out.session.data.registration_token,
+      registrationToken: data.registration_token,
       commit: () => this.#sql("DELETE FROM uia_sessions WHERE id = ?", id),
     };
   }
+
+  readonly #uiaStore: UiaStore = {
+    load: (id) => this.#loadSession(id),
+    save: (session) => this.#saveSession(session),
+    prune: (before) => this.#sql("DELETE FROM uia_sessions WHERE created_ts < ?", before),
+  };
 
   async #checkStage(type: string, auth: AuthDict): Promise<StageResult> {
     const fail = (error: string): StageResult => ({ ok: false, errcode: "M_FORBIDDEN", error });
@@ -539,7 +526,7 @@ export class User extends Server<Env> {
         return { ok: true };
       case "m.login.password": {
         const { password } = auth.raw;
-        const who = userFromAuth(auth.raw);
+        const who = passwordStageUser(auth.raw);
         if (typeof password !== "string") throw new MatrixError("M_BAD_JSON", 400, "'auth.password' must be a string");
         const hash = this.#account()?.password_hash;
         if (!hash || (who !== null && who !== this.name && who !== this.#localpart())) {
@@ -713,18 +700,6 @@ const unknownToken = (soft: boolean) =>
     soft_logout: soft,
   });
 const deactivated = () => new MatrixError("M_USER_DEACTIVATED", 403, "This account has been deactivated");
-
-/** The user named by a UIA password stage: `identifier.user` (m.id.user) or legacy `user`. */
-function userFromAuth(auth: JsonObject): string | null {
-  const id = auth.identifier;
-  if (id !== undefined) {
-    if (typeof id !== "object" || id === null || Array.isArray(id) || id.type !== "m.id.user" || typeof id.user !== "string") {
-      throw new MatrixError("M_BAD_JSON", 400, "'auth.identifier' must be an m.id.user identifier");
-    }
-    return id.user;
-  }
-  return typeof auth.user === "string" ? auth.user : null;
-}
 
 /** The localpart a registration session ID was minted for (see #newSessionId), or null. */
 export function registrationSessionLocalpart(sessionId: string): string | null {

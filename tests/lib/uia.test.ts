@@ -7,8 +7,13 @@ import {
   isComplete,
   newSession,
   parseAuthDict,
+  passwordStageUser,
+  runUia,
   UIA_SESSION_LIFETIME_MS,
+  type StageResult,
   type UiaConfig,
+  type UiaSession,
+  type UiaStore,
 } from "../../lib/uia.ts";
 import { MatrixError } from "../../lib/errors.ts";
 
@@ -124,5 +129,116 @@ describe("user-interactive authentication", () => {
     );
     expect(body).not.toHaveProperty("completed");
     expect(body.params).toEqual({ "m.login.registration_token": {} });
+  });
+});
+
+function memoryStore(): UiaStore & { sessions: Map<string, UiaSession> } {
+  const sessions = new Map<string, UiaSession>();
+  return {
+    sessions,
+    load: (id) => structuredClone(sessions.get(id) ?? null),
+    save: (s) => void sessions.set(s.id, structuredClone(s)),
+    prune: (before) => {
+      for (const [id, s] of sessions) if (s.createdAt < before) sessions.delete(id);
+    },
+  };
+}
+
+describe("runUia: one request's round against a session store", () => {
+  let ids = 0;
+  const base = (store: UiaStore, config: UiaConfig, auth: unknown, check?: (t: string) => Promise<StageResult>) => ({
+    store,
+    config,
+    operation: "op",
+    auth,
+    now: 1000,
+    newSessionId: () => `S${++ids}`,
+    checkStage: check ?? (async () => ({ ok: true }) as StageResult),
+  });
+
+  it("[uia] a first request opens and stores a session and challenges", async () => {
+    const store = memoryStore();
+    const r = await runUia(base(store, dummy, undefined));
+    expect(r.done).toBe(false);
+    const id = !r.done ? (r.body.session as string) : "";
+    expect(store.sessions.get(id)?.operation).toBe("op");
+  });
+
+  it("[uia] completing returns the session and leaves its deletion to the caller's transaction", async () => {
+    const store = memoryStore();
+    const first = await runUia(base(store, dummy, undefined));
+    const session = !first.done ? first.body.session : undefined;
+    const done = await runUia(base(store, dummy, { type: "m.login.dummy", session }));
+    expect(done.done).toBe(true);
+    expect(store.sessions.has(session as string)).toBe(true);
+  });
+
+  it("[uia] single-shot auth without a session completes in one request", async () => {
+    const r = await runUia(base(memoryStore(), dummy, { type: "m.login.dummy" }));
+    expect(r.done).toBe(true);
+  });
+
+  it("[uia] an unknown session is 400", async () => {
+    await expect(runUia(base(memoryStore(), dummy, { type: "m.login.dummy", session: "nope" }))).rejects.toMatchObject({
+      errcode: "M_UNKNOWN",
+      status: 400,
+    });
+  });
+
+  it("[uia] the stage check sees the auth dict; a failure is recorded as a 401 with errcode", async () => {
+    const store = memoryStore();
+    const cfg: UiaConfig = { flows: [{ stages: ["m.login.password"] }] };
+    let seen: unknown;
+    const r = await runUia(
+      base(store, cfg, { type: "m.login.password", password: "x" }, async (t) => {
+        seen = t;
+        return { ok: false, errcode: "M_FORBIDDEN", error: "Invalid password" };
+      }),
+    );
+    expect(seen).toBe("m.login.password");
+    expect(!r.done && r.body.errcode).toBe("M_FORBIDDEN");
+  });
+
+  it("[uia] a session completed and deleted during a slow stage check is not resurrected", async () => {
+    const store = memoryStore();
+    const cfg: UiaConfig = { flows: [{ stages: ["m.login.password"] }] };
+    const first = await runUia(base(store, cfg, undefined));
+    const session = !first.done ? (first.body.session as string) : "";
+    let release!: () => void;
+    const gate = new Promise<void>((ok) => (release = ok));
+    const slow = runUia(
+      base(store, cfg, { type: "m.login.password", session }, async () => {
+        await gate;
+        return { ok: true };
+      }),
+    );
+    // Meanwhile another round on the same session completes, and its operation deletes it.
+    const fast = await runUia(base(store, cfg, { type: "m.login.password", session }));
+    expect(fast.done).toBe(true);
+    store.sessions.delete(session);
+    release();
+    await expect(slow).rejects.toMatchObject({ errcode: "M_UNKNOWN" });
+    expect(store.sessions.has(session)).toBe(false);
+  });
+
+  it("[uia] an imported session is adopted when the request names it", async () => {
+    const store = memoryStore();
+    const imported = { ...newSession("IMP", "op", 900), completed: ["m.login.registration_token"] };
+    const r = await runUia({ ...base(store, tokenThenDummy, { type: "m.login.dummy", session: "IMP" }), imported });
+    expect(r.done).toBe(true);
+  });
+
+  it("[uia] expired sessions are pruned when a new one opens", async () => {
+    const store = memoryStore();
+    store.save(newSession("OLD", "op", 0));
+    await runUia({ ...base(store, dummy, undefined), now: UIA_SESSION_LIFETIME_MS + 10 });
+    expect(store.sessions.has("OLD")).toBe(false);
+  });
+
+  it("[uia: m.login.password] the stage names its user by m.id.user identifier or legacy user", () => {
+    expect(passwordStageUser({ identifier: { type: "m.id.user", user: "@a:b" } })).toBe("@a:b");
+    expect(passwordStageUser({ user: "a" })).toBe("a");
+    expect(passwordStageUser({})).toBeNull();
+    expect(() => passwordStageUser({ identifier: { type: "m.id.thirdparty", medium: "email" } })).toThrow(MatrixError);
   });
 });
