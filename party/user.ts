@@ -69,14 +69,13 @@ export interface Device {
   last_seen_ip?: string;
 }
 
-/** An operation behind UIA either needs another round (401 with `body`) or is done. */
-export type UiaReply<T> = { done: false; body: RpcJson } | { done: true; value: T };
-
 /**
- * A JSON object as RPC results declare it: workers-types cannot map the recursive
- * JsonObject through its RPC stub types ("excessively deep"), so results use this.
+ * An operation behind UIA either needs another round (401 with `body`) or is done.
+ * JSON documents cross RPC as text (`body` here, profiles, account data, filters): the
+ * actor stores JSON text anyway, and workers-types cannot map the recursive JsonObject
+ * type through its RPC stubs.
  */
-export type RpcJson = Record<string, unknown>;
+export type UiaReply<T> = { done: false; body: string } | { done: true; value: T };
 
 /** The one flow offered for operations that re-check the user's password. */
 export const PASSWORD_UIA: UiaConfig = { flows: [{ stages: ["m.login.password"] }] };
@@ -400,8 +399,8 @@ export class User extends Server<Env> {
 
   // ---- profile ----------------------------------------------------------------------
 
-  /** The whole profile; 404 for users without an active account. */
-  async getProfile(): Promise<RpcJson> {
+  /** The whole profile as JSON text; 404 for users without an active account. */
+  async getProfile(): Promise<string> {
     return rpcErrors(() => {
       const account = this.#account();
       if (!account || account.deactivated_ts) throw new MatrixError("M_NOT_FOUND", 404, "Profile not found");
@@ -409,7 +408,7 @@ export class User extends Server<Env> {
       for (const r of this.#all<{ key: string; value: string }>("SELECT key, value FROM profile ORDER BY key")) {
         out[r.key] = JSON.parse(r.value) as JsonValue;
       }
-      return out;
+      return JSON.stringify(out);
     });
   }
 
@@ -436,8 +435,8 @@ export class User extends Server<Env> {
 
   // ---- account data and filters ---------------------------------------------------------
 
-  /** Global account data has roomId null. 404 when never set. */
-  async getAccountData(roomId: string | null, type: string): Promise<RpcJson> {
+  /** Global account data has roomId null; the content as JSON text. 404 when never set. */
+  async getAccountData(roomId: string | null, type: string): Promise<string> {
     return rpcErrors(() => {
       const row = this.#one<{ content: string }>(
         "SELECT content FROM account_data WHERE room_id = ? AND type = ?",
@@ -445,7 +444,7 @@ export class User extends Server<Env> {
         type,
       );
       if (!row) throw new MatrixError("M_NOT_FOUND", 404, "Account data not found");
-      return JSON.parse(row.content) as JsonObject;
+      return row.content;
     });
   }
 
@@ -472,13 +471,13 @@ export class User extends Server<Env> {
     return String(row!.filter_id);
   }
 
-  async getFilter(filterId: string): Promise<RpcJson> {
+  async getFilter(filterId: string): Promise<string> {
     return rpcErrors(() => {
       const row = /^\d{1,15}$/.test(filterId)
         ? this.#one<{ filter: string }>("SELECT filter FROM filters WHERE filter_id = ?", Number(filterId))
         : null;
       if (!row) throw new MatrixError("M_NOT_FOUND", 404, "No such filter");
-      return JSON.parse(row.filter) as JsonObject;
+      return row.filter;
     });
   }
 
@@ -493,7 +492,7 @@ export class User extends Server<Env> {
     config: UiaConfig,
     auth: unknown,
     imported: UiaSession | null = null,
-  ): Promise<{ done: false; body: JsonObject } | UiaPassed> {
+  ): Promise<{ done: false; body: string } | UiaPassed> {
     const round = await runUia({
       store: this.#uiaStore,
       config,
@@ -504,7 +503,7 @@ export class User extends Server<Env> {
       checkStage: (type, a) => this.#checkStage(type, a),
       imported,
     });
-    if (!round.done) return round;
+    if (!round.done) return { done: false, body: JSON.stringify(round.body) };
     const { id, data } = round.session;
     return {
       done: true,

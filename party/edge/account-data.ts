@@ -4,9 +4,8 @@
  */
 import { MatrixError } from "../../lib/errors.ts";
 import { isValidRoomId } from "../../lib/identifiers.ts";
-import type { JsonObject } from "../../lib/json.ts";
 import { userActor } from "../stubs.ts";
-import { body, requireSelf } from "./account.ts";
+import { body, jsonText, requireSelf } from "./account.ts";
 import { authenticate } from "./auth.ts";
 import { json } from "./http.ts";
 import type { EdgeRequest } from "./router.ts";
@@ -29,8 +28,7 @@ function roomParam(r: EdgeRequest): string | null {
 export async function getAccountData(r: EdgeRequest): Promise<Response> {
   const me = await authenticate(r);
   requireSelf(r.params.userId!, me.userId);
-  const content = await userActor(r.env, me.userId).getAccountData(roomParam(r), r.params.type!);
-  return json(content as JsonObject);
+  return jsonText(await userActor(r.env, me.userId).getAccountData(roomParam(r), r.params.type!));
 }
 
 // PUT /_matrix/client/v3/user/{userId}/account_data/{type}

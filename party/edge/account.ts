@@ -73,9 +73,14 @@ export function req(o: JsonObject, key: string, type: "string" | "array"): JsonV
   return type === "string" ? opt(o, key, "string")! : opt(o, key, "array")!;
 }
 
+/** A response whose JSON body is already text (as actors return stored JSON). */
+export function jsonText(text: string, status = 200): Response {
+  return new Response(text, { status, headers: { "Content-Type": "application/json" } });
+}
+
 /** Turns a UIA reply into the 401 challenge or the operation's 200 body. */
 export function uiaResponse<T extends object>(reply: UiaReply<T>): Response {
-  return reply.done ? json(reply.value as JsonObject) : json(reply.body as JsonObject, 401);
+  return reply.done ? json(reply.value as JsonObject) : jsonText(reply.body, 401);
 }
 
 /** A path `{userId}` that must be the caller's own ID (403 otherwise). */

@@ -5,7 +5,7 @@
 import { validateFilter } from "../../lib/filter.ts";
 import type { JsonObject } from "../../lib/json.ts";
 import { userActor } from "../stubs.ts";
-import { body, requireSelf } from "./account.ts";
+import { body, jsonText, requireSelf } from "./account.ts";
 import { authenticate } from "./auth.ts";
 import { json } from "./http.ts";
 import type { EdgeRequest } from "./router.ts";
@@ -23,6 +23,5 @@ export async function createFilter(r: EdgeRequest): Promise<Response> {
 export async function getFilter(r: EdgeRequest): Promise<Response> {
   const me = await authenticate(r);
   requireSelf(r.params.userId!, me.userId);
-  const filter = await userActor(r.env, me.userId).getFilter(r.params.filterId!);
-  return json(filter as JsonObject);
+  return jsonText(await userActor(r.env, me.userId).getFilter(r.params.filterId!));
 }

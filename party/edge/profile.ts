@@ -7,7 +7,7 @@ import { MatrixError } from "../../lib/errors.ts";
 import { isValidServerName, parseUserId } from "../../lib/identifiers.ts";
 import type { JsonObject } from "../../lib/json.ts";
 import { userActor } from "../stubs.ts";
-import { body, requireSelf } from "./account.ts";
+import { body, jsonText, requireSelf } from "./account.ts";
 import { authenticate } from "./auth.ts";
 import { json } from "./http.ts";
 import type { EdgeRequest } from "./router.ts";
@@ -41,16 +41,15 @@ function keyName(r: EdgeRequest): string {
 
 // GET /_matrix/client/v3/profile/{userId}
 export async function getProfile(r: EdgeRequest): Promise<Response> {
-  const profile = await userActor(r.env, localUser(r)).getProfile();
-  return json(profile as JsonObject);
+  return jsonText(await userActor(r.env, localUser(r)).getProfile());
 }
 
 // GET /_matrix/client/v3/profile/{userId}/{keyName}
 export async function getProfileField(r: EdgeRequest): Promise<Response> {
   const key = keyName(r);
-  const profile = await userActor(r.env, localUser(r)).getProfile();
+  const profile = JSON.parse(await userActor(r.env, localUser(r)).getProfile()) as JsonObject;
   if (!(key in profile)) throw new MatrixError("M_NOT_FOUND", 404, "Profile field not set");
-  return json({ [key]: profile[key] } as JsonObject);
+  return json({ [key]: profile[key]! });
 }
 
 // PUT /_matrix/client/v3/profile/{userId}/{keyName}
