@@ -118,7 +118,9 @@ export class User extends Server<Env> {
 
   /**
    * Registration behind UIA. `uia` carries the flows the edge chose for the server's
-   * registration mode; `checkToken` stages are verified against the Server actor.
+   * registration mode; registration-token stages are checked with the Server actor, and a
+   * token use is counted only once the account is about to be created. (If creation then
+   * loses a race for the same user ID, that use is spent: tokens are never over-used.)
    */
   async register(p: {
     password: string | null;
