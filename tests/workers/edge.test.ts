@@ -68,6 +68,41 @@ describe("[cs: errors] routing errors", () => {
   });
 });
 
+describe("[cs: api-standards] request bodies through the Worker", () => {
+  const LOGIN = "/_matrix/client/v3/login";
+  const cases: Array<[string, BodyInit, number, string]> = [
+    ["malformed JSON", '{"type": "m.login.password"', 400, "M_NOT_JSON"],
+    ["trailing garbage", '{"type": "m.login.password"} x', 400, "M_NOT_JSON"],
+    ["duplicate keys", '{"type": "a", "type": "b"}', 400, "M_NOT_JSON"],
+    ["JSON array instead of an object", '["m.login.password"]', 400, "M_BAD_JSON"],
+    ["JSON string instead of an object", '"m.login.password"', 400, "M_BAD_JSON"],
+    ["empty body", "", 400, "M_NOT_JSON"],
+    ["body over MAX_REQUEST_BYTES (1 MiB)", JSON.stringify({ pad: "x".repeat(1024 * 1024) }), 413, "M_TOO_LARGE"],
+  ];
+  for (const [name, body, status, errcode] of cases) {
+    it(`[cs: ${errcode}] ${name} is ${status} ${errcode}`, async () => {
+      const r = await call(LOGIN, { method: "POST", body, headers: { "Content-Type": "application/json" } });
+      expect(r.status).toBe(status);
+      expect(r.body?.["errcode"]).toBe(errcode);
+      expectCors(r.res);
+    });
+  }
+
+  it("[cs: M_TOO_LARGE] a chunked body (no Content-Length) over the limit is 413", async () => {
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent > 2 * 1024 * 1024) return c.close();
+        sent += 64 * 1024;
+        c.enqueue(new TextEncoder().encode("x".repeat(64 * 1024)));
+      },
+    });
+    const r = await call(LOGIN, { method: "POST", body });
+    expect(r.status).toBe(413);
+    expect(r.body?.["errcode"]).toBe("M_TOO_LARGE");
+  });
+});
+
 describe("[cs: auth] access tokens", () => {
   it("[cs: M_MISSING_TOKEN] no token is 401 M_MISSING_TOKEN", async () => {
     const { status, body } = await call("/_matrix/client/v3/capabilities");
