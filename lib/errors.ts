@@ -43,7 +43,9 @@ export type MatrixErrcode =
   | "M_NOT_YET_UPLOADED"
   | "M_CANNOT_OVERWRITE_MEDIA"
   | "M_UNKNOWN_POS"
-  | "M_PROFILE_TOO_LARGE";
+  | "M_PROFILE_TOO_LARGE"
+  | "M_INVALID_SIGNATURE"
+  | "M_WRONG_ROOM_KEYS_VERSION";
 
 export class MatrixError extends Error {
   constructor(
