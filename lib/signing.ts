@@ -43,7 +43,8 @@ export class Ed25519Key {
     // extractable so the public key can be read from the JWK export.
     const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, ED25519, true, ["sign"]);
     let publicKey: Uint8Array;
-    const jwk = await crypto.subtle.exportKey("jwk", privateKey).catch(() => undefined);
+    // Typed for both Node's and workerd's lib types (workerd's exportKey returns ArrayBuffer | JsonWebKey).
+    const jwk = (await crypto.subtle.exportKey("jwk", privateKey).catch(() => undefined)) as { x?: string } | undefined;
     if (jwk?.x) publicKey = base64UrlToBytes(jwk.x);
     else publicKey = nacl.sign.keyPair.fromSeed(seed).publicKey; // runtimes without JWK export
     return new Ed25519Key(keyId, new Uint8Array(seed), publicKey, privateKey);
