@@ -30,6 +30,11 @@ export interface Env {
   RATE_LOGIN_PER_SECOND?: string;
   RATE_REGISTER_BURST?: string;
   RATE_REGISTER_PER_SECOND?: string;
+  MAX_UPLOAD_BYTES?: string;
+  MEDIA_MAX_PENDING_UPLOADS?: string;
+  MAX_THUMBNAIL_PIXELS?: string;
+  LEGACY_MEDIA_ENABLED?: string;
+  PUSH_ALLOW_INSECURE_GATEWAYS?: string;
 }
 
 export type RegistrationMode = "closed" | "token" | "open";
@@ -51,6 +56,16 @@ export interface Config {
   rateLimitsEnabled: boolean;
   maxRequestBytes: number;
   rateLimits: Record<RateLimitedAction, RateSetting>;
+  /** Largest media upload (binary bodies have their own limit, not maxRequestBytes). */
+  maxUploadBytes: number;
+  /** Async uploads (`/media/v1/create`) a user may have pending at once. */
+  mediaMaxPendingUploads: number;
+  /** Largest image (width × height) the server decodes to make a thumbnail. */
+  maxThumbnailPixels: number;
+  /** Serve the deprecated unauthenticated `/_matrix/media/v3/download` and `/thumbnail`. */
+  legacyMediaEnabled: boolean;
+  /** Accept `http:` push gateway URLs (the spec says HTTPS); for local test gateways. */
+  pushAllowInsecureGateways: boolean;
 }
 
 export const DEFAULTS = {
@@ -63,6 +78,11 @@ export const DEFAULTS = {
     login: { burst: 10, perSecond: 0.1 },
     register: { burst: 5, perSecond: 0.05 },
   },
+  maxUploadBytes: 50 * 1024 * 1024,
+  mediaMaxPendingUploads: 10,
+  maxThumbnailPixels: 12_000_000,
+  legacyMediaEnabled: false,
+  pushAllowInsecureGateways: false,
 } as const satisfies Omit<Config, "registrationSharedSecret">;
 
 /** A setting that cannot be understood; fails loudly rather than running with a guess. */
@@ -116,6 +136,20 @@ export function parseConfig(env: Partial<Env>): Config {
         ),
       },
     },
+    maxUploadBytes: positive("MAX_UPLOAD_BYTES", env.MAX_UPLOAD_BYTES, DEFAULTS.maxUploadBytes, true),
+    mediaMaxPendingUploads: positive(
+      "MEDIA_MAX_PENDING_UPLOADS",
+      env.MEDIA_MAX_PENDING_UPLOADS,
+      DEFAULTS.mediaMaxPendingUploads,
+      true,
+    ),
+    maxThumbnailPixels: positive("MAX_THUMBNAIL_PIXELS", env.MAX_THUMBNAIL_PIXELS, DEFAULTS.maxThumbnailPixels, true),
+    legacyMediaEnabled: bool("LEGACY_MEDIA_ENABLED", env.LEGACY_MEDIA_ENABLED, DEFAULTS.legacyMediaEnabled),
+    pushAllowInsecureGateways: bool(
+      "PUSH_ALLOW_INSECURE_GATEWAYS",
+      env.PUSH_ALLOW_INSECURE_GATEWAYS,
+      DEFAULTS.pushAllowInsecureGateways,
+    ),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * User actor: one per local user, named by the full user ID. It owns the account
  * (password hash, admin flag, deactivation), devices, access/refresh/login tokens (as
- * SHA-256 hashes), user-interactive-auth sessions, profile, account data and filters.
+ * SHA-256 hashes), user-interactive-auth sessions, profile, account data, filters, push rules
+ * and pushers.
  *
  * Discipline: any async work (hashing, password checks, calls to the Server actor) happens
  * before a write; every write is one synchronous SQLite transaction that re-reads what it
@@ -28,6 +29,8 @@ import { rpcErrors } from "./edge/http.ts";
 import type { Env } from "./env.ts";
 import { migrateOnStart } from "./migrations.ts";
 import { serverActor } from "./stubs.ts";
+import * as push from "./user/push-rules.ts";
+import type { PusherChange } from "../lib/push/pusher.ts";
 import schema from "../schema/user.sql";
 
 /** Lifetime of an access token issued together with a refresh token. */
@@ -305,6 +308,7 @@ export class User extends Server<Env> {
       this.#sql("DELETE FROM tokens");
       this.#sql("DELETE FROM devices");
       this.#sql("DELETE FROM login_tokens");
+      push.deleteAllPushers(this.ctx.storage.sql);
     });
   }
 
@@ -348,9 +352,11 @@ export class User extends Server<Env> {
         step.commit();
         this.#sql("UPDATE account SET deactivated_ts = ?, password_hash = NULL WHERE id = 1", Date.now());
         for (const t of ["tokens", "devices", "login_tokens", "uia_sessions", "profile"]) this.#sql(`DELETE FROM ${t}`);
+        push.deleteAllPushers(this.ctx.storage.sql);
         if (p.erase) {
           this.#sql("DELETE FROM account_data");
           this.#sql("DELETE FROM filters");
+          push.deletePushRules(this.ctx.storage.sql);
         }
       });
       return { done: true, value: { id_server_unbind_result: "no-support" } };
@@ -481,6 +487,33 @@ export class User extends Server<Env> {
       if (!row) throw new MatrixError("M_NOT_FOUND", 404, "No such filter");
       return row.filter;
     });
+  }
+
+  // ---- push rules and pushers (party/user/push-rules.ts) ---------------------------------
+
+  /** `{ global: ruleset }` as JSON text: GET /pushrules/, the m.push_rules content, and what evaluation uses. */
+  async getPushRules(): Promise<string> {
+    return JSON.stringify(push.pushRulesContent(this.name, push.loadPushRules(this.ctx.storage.sql)));
+  }
+
+  /** One change to the push rules (the edge validated the body); publishes m.push_rules. */
+  async editPushRules(edit: push.PushRuleEdit): Promise<void> {
+    return rpcErrors(() =>
+      this.ctx.storage.transactionSync(() => {
+        const sql = this.ctx.storage.sql;
+        push.savePushRules(sql, this.name, push.applyPushRuleEdit(push.loadPushRules(sql), edit));
+      }),
+    );
+  }
+
+  /** GET /pushers: `{ pushers: [...] }` as JSON text. */
+  async getPushers(): Promise<string> {
+    return JSON.stringify({ pushers: push.listPushers(this.ctx.storage.sql) });
+  }
+
+  /** POST /pushers/set (validated by the edge); the pusher is tied to the calling device. */
+  async setPusher(change: PusherChange, deviceId: string): Promise<void> {
+    this.ctx.storage.transactionSync(() => push.applyPusherChange(this.ctx.storage.sql, change, deviceId));
   }
 
   // ---- user-interactive auth ------------------------------------------------------------
@@ -634,6 +667,7 @@ export class User extends Server<Env> {
       this.#sql("DELETE FROM tokens WHERE device_id = ?", id);
       this.#sql("DELETE FROM devices WHERE device_id = ?", id);
     }
+    push.deletePushersOfDevices(this.ctx.storage.sql, ids);
   }
 
   #bump(name: string): number {

@@ -72,3 +72,47 @@ CREATE TABLE counters (
   name TEXT PRIMARY KEY,
   value INTEGER NOT NULL
 );
+
+-- migration 2: push rules and pushers (party/user/push-rules.ts)
+-- The user's own push rules, one row per rule; `position` orders a kind, 0 most important.
+-- Server-default rules are not stored: they come from lib/push/default-rules.ts.
+CREATE TABLE push_rules (
+  kind TEXT NOT NULL,                 -- override | content | room | sender | underride
+  rule_id TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  rule TEXT NOT NULL,                 -- lib/push PushRule as JSON (enabled included)
+  PRIMARY KEY (kind, rule_id)
+);
+
+-- Changes to server-default rules (PUT …/enabled and …/actions); NULL: unchanged.
+CREATE TABLE push_rule_defaults (
+  kind TEXT NOT NULL,
+  rule_id TEXT NOT NULL,
+  enabled INTEGER,
+  actions TEXT,
+  PRIMARY KEY (kind, rule_id)
+);
+
+-- Pushers (POST /pushers/set), removed with the device that set them.
+CREATE TABLE pushers (
+  app_id TEXT NOT NULL,
+  pushkey TEXT NOT NULL,
+  pusher TEXT NOT NULL,               -- the pusher as GET /pushers returns it (JSON)
+  device_id TEXT,
+  created_ts INTEGER NOT NULL,
+  PRIMARY KEY (app_id, pushkey)
+);
+CREATE INDEX pushers_by_device ON pushers(device_id);
+
+-- migration 3: the user's rooms (party/room/user-rooms.ts)
+-- One row per room the user has a membership in, as the room last reported it: the
+-- member event and its position in the room's stream (an older report never wins).
+CREATE TABLE rooms (
+  room_id TEXT PRIMARY KEY,
+  membership TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  stream INTEGER NOT NULL,
+  forgotten INTEGER NOT NULL DEFAULT 0,
+  updated_ts INTEGER NOT NULL
+);
+CREATE INDEX rooms_by_membership ON rooms (membership);

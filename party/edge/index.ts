@@ -11,6 +11,8 @@ import * as discovery from "./discovery.ts";
 import * as filters from "./filters.ts";
 import * as keys from "./keys-server.ts";
 import * as profile from "./profile.ts";
+import * as pushRules from "./push-rules.ts";
+import * as pushers from "./pushers.ts";
 import { Router } from "./router.ts";
 
 export { ServerActor } from "../server.ts";
@@ -58,6 +60,18 @@ export const router = new Router()
   .put("/_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}", accountData.setAccountData)
   .post("/_matrix/client/v3/user/{userId}/filter", filters.createFilter)
   .get("/_matrix/client/v3/user/{userId}/filter/{filterId}", filters.getFilter)
+  // Push rules and pushers (party/edge/push-rules.ts, party/edge/pushers.ts)
+  .get("/_matrix/client/v3/pushrules/", pushRules.getAll)
+  .get("/_matrix/client/v3/pushrules/global/", pushRules.getGlobal)
+  .get("/_matrix/client/v3/pushrules/global/{kind}/{ruleId}", pushRules.getRule)
+  .put("/_matrix/client/v3/pushrules/global/{kind}/{ruleId}", pushRules.putRule)
+  .delete("/_matrix/client/v3/pushrules/global/{kind}/{ruleId}", pushRules.deleteRule)
+  .get("/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled", pushRules.getEnabled)
+  .put("/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled", pushRules.putEnabled)
+  .get("/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions", pushRules.getActions)
+  .put("/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions", pushRules.putActions)
+  .get("/_matrix/client/v3/pushers", pushers.getPushers)
+  .post("/_matrix/client/v3/pushers/set", pushers.setPusher)
   // Operator bootstrap: Synapse-compatible shared-secret registration
   .get("/_synapse/admin/v1/register", admin.adminNonce)
   .post("/_synapse/admin/v1/register", admin.adminRegister);

@@ -12,6 +12,11 @@ describe("[config] wrangler vars", () => {
       rateLimitsEnabled: true,
       maxRequestBytes: 1048576,
       rateLimits: { login: { burst: 10, perSecond: 0.1 }, register: { burst: 5, perSecond: 0.05 } },
+      maxUploadBytes: 52428800,
+      mediaMaxPendingUploads: 10,
+      maxThumbnailPixels: 12000000,
+      legacyMediaEnabled: false,
+      pushAllowInsecureGateways: false,
     });
     expect(DEFAULTS.registrationMode).toBe("closed");
   });

@@ -1,0 +1,29 @@
+/**
+ * Pushers: stored per user in the User actor.
+ * https://spec.matrix.org/v1.19/client-server-api/#client-behaviour-14
+ *
+ * Storage only, for now: nothing is sent to push gateways yet (that needs rooms
+ * and notification counts), and `append: false` cannot remove other users'
+ * pushers with the same app_id and pushkey (that needs a cross-user index).
+ * See docs/design/push.md.
+ */
+import { parsePusherSet } from "../../lib/push/pusher.ts";
+import { userActor } from "../stubs.ts";
+import { body, jsonText } from "./account.ts";
+import { authenticate } from "./auth.ts";
+import { json } from "./http.ts";
+import type { EdgeRequest } from "./router.ts";
+
+// GET /_matrix/client/v3/pushers
+export async function getPushers(r: EdgeRequest): Promise<Response> {
+  const me = await authenticate(r);
+  return jsonText(await userActor(r.env, me.userId).getPushers());
+}
+
+// POST /_matrix/client/v3/pushers/set
+export async function setPusher(r: EdgeRequest): Promise<Response> {
+  const me = await authenticate(r);
+  const change = parsePusherSet(await body(r), { allowInsecureGateways: r.config.pushAllowInsecureGateways });
+  await userActor(r.env, me.userId).setPusher(change, me.deviceId);
+  return json({});
+}
