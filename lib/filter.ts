@@ -156,6 +156,16 @@ export function validateFilter(v: unknown): Filter {
 }
 
 /**
+ * Check a RoomEventFilter on its own (the `filter` parameter of /messages and /context)
+ * and return it typed; M_BAD_JSON (400) naming the first offending field under `path`.
+ */
+export function validateRoomEventFilter(v: unknown, path = "filter"): RoomEventFilter {
+  if (!isJsonObject(v)) throw bad(path, "must be a JSON object");
+  roomEventFilter(v, path);
+  return v as RoomEventFilter;
+}
+
+/**
  * Filter IDs are opaque to clients, but the `filter` query parameter of /sync takes either
  * an ID or inline JSON, told apart by a leading "{" — so an ID must never start with one.
  */
