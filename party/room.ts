@@ -1,17 +1,299 @@
 /**
- * Room actor, one per room ID. It will own the event graph, state and
- * membership (the room issue); for now it only exists, so that the Durable
- * Object class and its SQLite storage are declared from the first deployment
- * (wrangler.toml migration v1) and its schema has a home.
+ * Room actor, one per room ID: the single writer of the room's event graph and the one
+ * place its state and history are read from. Design: docs/design/room-actor.md.
+ *
+ *   room/store.ts       SQLite (schema/room.sql)
+ *   room/write-path.ts  the serialised, batched build → authorize → commit queue
+ *   room/membership.ts  join, invite, leave, kick, ban, unban, knock, profile updates
+ *   room/events.ts      send, state, redact; state and event reads
+ *   room/create.ts      /createRoom on the creator's side
+ *
+ * An actor for a room ID that was never created stays empty: it creates no tables
+ * (probing random room IDs writes nothing) and answers 404 M_NOT_FOUND.
  */
 import { Server } from "partyserver";
-import type { Env } from "./env.ts";
-import { migrateOnStart } from "./migrations.ts";
+import { badJson, MatrixError, notFound } from "../lib/errors.ts";
+import { computeRoomIdForCreateEvent } from "../lib/event-id.ts";
+import { parsePdu } from "../lib/event-format.ts";
+import { serverNameOf } from "../lib/identifiers.ts";
+import type { JsonObject } from "../lib/json.ts";
+import { stateKey } from "../lib/pdu.ts";
+import type { MemberProfile, StateTemplate } from "../lib/room-create.ts";
+import { roomVersionRules, type RoomVersionRules } from "../lib/room-versions.ts";
+import { rpcErrors } from "./edge/http.ts";
+import { loadConfig, type Env } from "./env.ts";
+import { applyMigrations } from "./migrations.ts";
+import { creatableRules } from "./room/create.ts";
+import { maySeeEvent, messageIntent, readableState, redactionIntent, stateEventAt, stateEvents, stateIntent, toClientEvent } from "./room/events.ts";
+import {
+  allowedRooms,
+  inviteIntent,
+  joinIntent,
+  joinRuleIn,
+  knockIntent,
+  leaveIntent,
+  moderationIntent,
+  profileIntent,
+  type ModerationAction,
+} from "./room/membership.ts";
+import { deliverOutbox } from "./room/outbox.ts";
+import { serverSigningKey } from "./room/signing-key.ts";
+import { RoomStore } from "./room/store.ts";
+import { RoomHead, WritePath, writeNewRoom, type Intent, type WriteContext } from "./room/write-path.ts";
+import { roomActor } from "./stubs.ts";
 import schema from "../schema/room.sql";
 
+/** What a membership change answers: enough for the member's User actor to record it. */
+export interface MembershipResult {
+  room_id: string;
+  event_id: string;
+  stream: number;
+  membership: string;
+}
+
+/** A JSON object as RPC results declare it (see RpcJson in user.ts). */
+type RpcJson = Record<string, unknown>;
+
+interface Loaded {
+  rules: RoomVersionRules;
+  head: RoomHead;
+  writer: WritePath;
+}
+
 export class Room extends Server<Env> {
+  readonly store: RoomStore;
+  #loaded: Loaded | undefined;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    migrateOnStart(ctx, schema);
+    this.store = new RoomStore(ctx.storage);
+    // Only a room that exists has tables to migrate (see the header).
+    void ctx.blockConcurrencyWhile(async () => {
+      if (this.#hasSchema()) applyMigrations(ctx.storage, schema);
+    });
+  }
+
+  // ---- creation ---------------------------------------------------------------------
+
+  /** Stores a new room: the signed create event (checked against this actor's name), then the plan's events. */
+  async create(p: { createEvent: JsonObject; events: StateTemplate[] }): Promise<MembershipResult> {
+    return rpcErrors(async () => {
+      const version = p.createEvent.content && (p.createEvent.content as JsonObject).room_version;
+      const rules = creatableRules(typeof version === "string" ? version : undefined);
+      const roomId = rules.eventFormat.roomIdIsCreateEventHash
+        ? await computeRoomIdForCreateEvent(p.createEvent, rules)
+        : p.createEvent.room_id;
+      if (roomId !== this.name) throw badJson("the create event does not belong to this room");
+      const pdu = await parsePdu(p.createEvent, rules);
+      await this.#key();
+      applyMigrations(this.ctx.storage, schema);
+      if (this.store.room()) throw new MatrixError("M_ROOM_IN_USE", 400, "the room already exists");
+      this.store.setRules(rules);
+      const creator = pdu.sender;
+      const intents: Intent[] = p.events.map((e) => ({ sender: creator, type: e.type, stateKey: e.stateKey, content: e.content }));
+      const { head, events } = await writeNewRoom(this.#context(rules), this.store, { pdu, wire: p.createEvent }, intents);
+      this.#loaded = { rules, head, writer: this.#writer(rules, head) };
+      void this.#deliver();
+      const join = events.find((e) => e.pdu.type === "m.room.member" && e.pdu.state_key === creator)!;
+      return { room_id: this.name, event_id: join.pdu.event_id, stream: join.stream, membership: "join" };
+    });
+  }
+
+  // ---- membership -------------------------------------------------------------------
+
+  async join(p: { userId: string; profile: MemberProfile; reason?: string }): Promise<MembershipResult> {
+    return rpcErrors(async () => {
+      const room = this.#room();
+      let meets = false;
+      const view = { get: (t: string, k: string) => this.#current(t, k), idOf: () => undefined };
+      const rule = joinRuleIn(view);
+      const current = this.#current("m.room.member", p.userId)?.content.membership;
+      if ((rule === "restricted" || rule === "knock_restricted") && current !== "invite" && current !== "join") {
+        // Before the write queue: asking other rooms must not hold up this room's writes.
+        for (const other of allowedRooms(view)) {
+          if (other === this.name) continue;
+          if ((await roomActor(this.env, other).membership(p.userId).catch(() => null)) === "join") {
+            meets = true;
+            break;
+          }
+        }
+      }
+      const intent = joinIntent({
+        ...p,
+        meetsAllowCondition: meets,
+        localJoinedMembers: () => this.store.joinedMembers().filter((u) => serverNameOf(u) === this.#serverName()),
+        rules: room.rules,
+      });
+      return this.#membership(intent);
+    });
+  }
+
+  async leave(p: { userId: string; reason?: string }): Promise<MembershipResult> {
+    return rpcErrors(() => this.#membership(leaveIntent(p.userId, p.reason)));
+  }
+
+  async knock(p: { userId: string; profile: MemberProfile; reason?: string }): Promise<MembershipResult> {
+    return rpcErrors(() => this.#membership(knockIntent(p.userId, p.profile, p.reason)));
+  }
+
+  async invite(p: { sender: string; target: string; reason?: string; isDirect?: boolean }): Promise<MembershipResult> {
+    return rpcErrors(() => this.#membership(inviteIntent(p.sender, p.target, p.reason, p.isDirect ?? false)));
+  }
+
+  async moderate(p: { action: ModerationAction; sender: string; target: string; reason?: string }): Promise<MembershipResult> {
+    return rpcErrors(() => this.#membership(moderationIntent(p.action, p.sender, p.target, p.reason)));
+  }
+
+  /** A joined member's new profile as a new member event; nothing for others. */
+  async updateProfile(p: { userId: string; profile: MemberProfile }): Promise<void> {
+    return rpcErrors(async () => {
+      await this.#submit(profileIntent(p.userId, p.profile));
+    });
+  }
+
+  /** The user's current membership, or null when the room does not exist here. */
+  async membership(userId: string): Promise<string | null> {
+    if (!this.#exists()) return null;
+    const m = this.#current("m.room.member", userId)?.content.membership;
+    return typeof m === "string" ? m : "leave";
+  }
+
+  // ---- events -----------------------------------------------------------------------
+
+  async send(p: { sender: string; deviceId: string; type: string; content: JsonObject; txnId: string }): Promise<{ event_id: string }> {
+    return rpcErrors(async () => {
+      if (p.type === "m.room.redaction" && typeof p.content.redacts === "string") {
+        return this.redact({ ...p, eventId: p.content.redacts, reason: typeof p.content.reason === "string" ? p.content.reason : undefined });
+      }
+      const a = await this.#submit(messageIntent(p.sender, p.deviceId, p.type, p.content, p.txnId));
+      return { event_id: a.eventId };
+    });
+  }
+
+  async setState(p: { sender: string; type: string; stateKey: string; content: JsonObject }): Promise<{ event_id: string }> {
+    return rpcErrors(async () => {
+      const a = await this.#submit(stateIntent(p.sender, p.type, p.stateKey, p.content));
+      if (p.type === "m.room.member") await this.#deliver();
+      return { event_id: a.eventId };
+    });
+  }
+
+  async redact(p: { sender: string; deviceId: string; eventId: string; txnId: string; reason?: string }): Promise<{ event_id: string }> {
+    return rpcErrors(async () => {
+      const { rules } = this.#room();
+      const a = await this.#submit(redactionIntent({ ...p, target: p.eventId }, this.store, rules));
+      return { event_id: a.eventId };
+    });
+  }
+
+  // ---- reads ------------------------------------------------------------------------
+
+  async state(p: { requester: string; deviceId?: string }): Promise<RpcJson[]> {
+    return rpcErrors(() => {
+      const { head } = this.#room();
+      const state = readableState(p.requester, head, this.store);
+      return stateEvents(state, this.store, { userId: p.requester, deviceId: p.deviceId }) as unknown as RpcJson[];
+    });
+  }
+
+  /** One state event: its content, or (format "event") the whole ClientEvent. */
+  async stateEvent(p: { requester: string; type: string; stateKey: string; format: "content" | "event" }): Promise<RpcJson> {
+    return rpcErrors(() => {
+      const { head } = this.#room();
+      const ev = stateEventAt(readableState(p.requester, head, this.store), this.store, p.type, p.stateKey);
+      if (p.format === "event") return toClientEvent(ev, this.store, { userId: p.requester }) as unknown as RpcJson;
+      return ev.pdu.content;
+    });
+  }
+
+  async event(p: { requester: string; deviceId?: string; eventId: string }): Promise<RpcJson> {
+    return rpcErrors(() => {
+      const { head } = this.#room();
+      const ev = this.store.event(p.eventId);
+      // Not found and not allowed look the same, so events cannot be probed for.
+      if (!ev || !maySeeEvent(p.requester, ev, head, this.store)) throw notFound("event not found");
+      return toClientEvent(ev, this.store, { userId: p.requester, deviceId: p.deviceId }) as unknown as RpcJson;
+    });
+  }
+
+  /** Rows the last write-path commit wrote (tests, the design doc's cost figures). */
+  lastCommitStats() {
+    return this.#loaded?.writer.lastCommit;
+  }
+
+  /** The room version (read paths and tests). */
+  async roomVersion(): Promise<string> {
+    return rpcErrors(() => this.#room().rules.id);
+  }
+
+  // ---- outbox -----------------------------------------------------------------------
+
+  override async onAlarm(): Promise<void> {
+    if (this.#exists()) await this.#deliver();
+  }
+
+  // ---- internals --------------------------------------------------------------------
+
+  async #membership(intent: Intent): Promise<MembershipResult> {
+    const a = await this.#submit(intent);
+    // Membership effects reach the member's User actor before the caller hears back
+    // (read-your-writes for /joined_rooms and invites); failures stay in the outbox.
+    await this.#deliver();
+    const ev = this.store.event(a.eventId);
+    const m = ev?.pdu.content.membership;
+    return { room_id: this.name, event_id: a.eventId, stream: a.stream, membership: typeof m === "string" ? m : "leave" };
+  }
+
+  #submit(intent: Intent) {
+    return this.#room().writer.submit(intent);
+  }
+
+  #deliver(): Promise<void> {
+    return deliverOutbox(this.ctx, this.env, this.store);
+  }
+
+  #hasSchema(): boolean {
+    return this.ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").toArray().length > 0;
+  }
+
+  #exists(): boolean {
+    return this.#loaded !== undefined || (this.#hasSchema() && this.store.room() !== null);
+  }
+
+  /** The loaded room; 404 M_NOT_FOUND when this actor holds no room. */
+  #room(): Loaded {
+    if (this.#loaded) return this.#loaded;
+    const info = this.#hasSchema() ? this.store.room() : null;
+    if (!info) throw notFound("room not found");
+    const rules = roomVersionRules(info.roomVersion);
+    if (!rules) throw new Error(`room ${info.roomId} has unknown version ${info.roomVersion}`);
+    this.store.setRules(rules);
+    const head = RoomHead.load(this.store);
+    this.#loaded = { rules, head, writer: this.#writer(rules, head) };
+    return this.#loaded;
+  }
+
+  #current(type: string, key: string) {
+    const { head } = this.#room();
+    const id = head.state.get(stateKey(type, key));
+    return id === undefined ? undefined : this.store.event(id)?.pdu;
+  }
+
+  #writer(rules: RoomVersionRules, head: RoomHead): WritePath {
+    return new WritePath(this.#context(rules), this.store, head, (events) => {
+      if (events.some((e) => e.outbox.length > 0)) void this.#deliver();
+    });
+  }
+
+  #context(rules: RoomVersionRules): WriteContext {
+    return { rules, roomId: this.name, serverName: this.#serverName(), key: () => this.#key() };
+  }
+
+  #serverName(): string {
+    return loadConfig(this.env).serverName;
+  }
+
+  #key() {
+    return serverSigningKey(this.env);
   }
 }

@@ -31,6 +31,8 @@ import { migrateOnStart } from "./migrations.ts";
 import { serverActor } from "./stubs.ts";
 import * as push from "./user/push-rules.ts";
 import type { PusherChange } from "../lib/push/pusher.ts";
+import type { CreateRoomRequest } from "../lib/room-create.ts";
+import { UserRooms, type MembershipUpdate } from "./room/user-rooms.ts";
 import schema from "../schema/user.sql";
 
 /** Lifetime of an access token issued together with a refresh token. */
@@ -363,6 +365,42 @@ export class User extends Server<Env> {
     });
   }
 
+  // ---- rooms (party/room/user-rooms.ts) ------------------------------------------------
+
+  /** POST /createRoom (body validated by the edge). */
+  async createRoom(req: CreateRoomRequest): Promise<{ room_id: string }> {
+    return rpcErrors(() => this.#rooms().create(req));
+  }
+
+  async joinRoom(roomId: string, reason?: string): Promise<{ room_id: string }> {
+    return rpcErrors(() => this.#rooms().join(roomId, reason));
+  }
+
+  async leaveRoom(roomId: string, reason?: string): Promise<void> {
+    return rpcErrors(() => this.#rooms().leave(roomId, reason));
+  }
+
+  async knockRoom(roomId: string, reason?: string): Promise<{ room_id: string }> {
+    return rpcErrors(() => this.#rooms().knock(roomId, reason));
+  }
+
+  async forgetRoom(roomId: string): Promise<void> {
+    return rpcErrors(() => this.#rooms().forget(roomId));
+  }
+
+  async joinedRooms(): Promise<string[]> {
+    return this.#rooms().joinedRooms();
+  }
+
+  /** From a room's outbox: this user's membership there changed. */
+  async noteRoomMembership(u: MembershipUpdate): Promise<void> {
+    this.#rooms().record(u);
+  }
+
+  #rooms(): UserRooms {
+    return new UserRooms(this.ctx, this.env, this.name);
+  }
+
   // ---- devices ----------------------------------------------------------------------
 
   async listDevices(): Promise<Device[]> {
@@ -434,11 +472,17 @@ export class User extends Server<Env> {
           throw new MatrixError("M_PROFILE_TOO_LARGE", 400, "Profile would exceed 64 KiB");
         }
       }),
-    );
+    ).then(() => this.#propagateProfile(key));
+  }
+
+  /** Member events carry displayname and avatar_url: a change goes to every joined room. */
+  async #propagateProfile(key: string): Promise<void> {
+    if (key === "displayname" || key === "avatar_url") await this.#rooms().propagateProfile();
   }
 
   async deleteProfileField(key: string): Promise<void> {
     this.#sql("DELETE FROM profile WHERE key = ?", key);
+    await this.#propagateProfile(key);
   }
 
   // ---- account data and filters ---------------------------------------------------------

@@ -1,4 +1,97 @@
--- Room actor (one per room). Append-only numbered migrations, e.g.
---   -- migration 1: events
---   CREATE TABLE events (...);
--- No tables yet: the room issue adds the event graph and state.
+-- Room actor (one per room). Append-only: a released migration is never edited;
+-- changes are new steps. The design is docs/design/room-actor.md.
+
+-- migration 1: event graph, state versions, current state, extremities, auth edges, outbox
+-- The room itself: exactly one row, written with the create event.
+CREATE TABLE room (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  room_id TEXT NOT NULL,
+  room_version TEXT NOT NULL,
+  create_event_id TEXT NOT NULL,
+  created_ts INTEGER NOT NULL
+);
+
+-- One row per PDU. `stream` is the gap-free stream ordering (1, 2, 3, …: assigned in the
+-- committing transaction); `depth` the topological ordering. `state_before` is the state
+-- version the event was authorized against (the state before it). `rejection` is NULL for
+-- accepted events. Transaction IDs are scoped to (sender, device).
+CREATE TABLE events (
+  stream INTEGER PRIMARY KEY,
+  event_id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  state_key TEXT,
+  sender TEXT NOT NULL,
+  depth INTEGER NOT NULL,
+  origin_server_ts INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  state_before INTEGER NOT NULL,
+  rejection TEXT,
+  redacted_by TEXT,
+  rel_type TEXT,
+  relates_to TEXT,
+  txn_device TEXT,
+  txn_id TEXT
+);
+-- Partial indexes: only events that have the property pay for them.
+CREATE UNIQUE INDEX events_txn ON events (sender, txn_device, txn_id) WHERE txn_id IS NOT NULL;
+CREATE INDEX events_relations ON events (relates_to, rel_type) WHERE relates_to IS NOT NULL;
+CREATE INDEX events_state ON events (type, state_key, stream) WHERE state_key IS NOT NULL;
+
+-- State versions: version 0 is the empty state; every accepted state event makes a new
+-- version from its parent plus one delta row. Some versions are also stored whole
+-- (`snapshot` = 1, rows in state_snapshots); state at a version = its nearest snapshot
+-- ancestor plus the deltas on the way (lib/state-store.ts decides when to snapshot).
+CREATE TABLE state_versions (
+  version INTEGER PRIMARY KEY,
+  parent INTEGER,
+  snapshot INTEGER NOT NULL,
+  since_snapshot INTEGER NOT NULL,
+  size INTEGER NOT NULL
+);
+CREATE TABLE state_deltas (
+  version INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  state_key TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  PRIMARY KEY (version, type, state_key)
+) WITHOUT ROWID;
+CREATE TABLE state_snapshots (
+  version INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  state_key TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  PRIMARY KEY (version, type, state_key)
+) WITHOUT ROWID;
+
+-- The current state (also held in memory), with membership for member lists and counts.
+CREATE TABLE current_state (
+  type TEXT NOT NULL,
+  state_key TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  membership TEXT,
+  PRIMARY KEY (type, state_key)
+) WITHOUT ROWID;
+CREATE INDEX current_members ON current_state (membership) WHERE membership IS NOT NULL;
+
+-- Forward extremities when they are not just the newest event (a fork from federation).
+-- Empty while the graph is linear: the newest accepted event is then the only extremity.
+CREATE TABLE forward_extremities (
+  event_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
+-- Auth edges of state events (messages are never auth events): auth chains in SQL.
+CREATE TABLE auth_edges (
+  event_id TEXT NOT NULL,
+  auth_id TEXT NOT NULL,
+  PRIMARY KEY (event_id, auth_id)
+) WITHOUT ROWID;
+
+-- Durable effects, written in the event's transaction, delivered after commit, retried by alarm.
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  target TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_ts INTEGER NOT NULL
+);

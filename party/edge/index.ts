@@ -13,6 +13,7 @@ import * as keys from "./keys-server.ts";
 import * as profile from "./profile.ts";
 import * as pushRules from "./push-rules.ts";
 import * as pushers from "./pushers.ts";
+import * as rooms from "./rooms.ts";
 import { Router } from "./router.ts";
 
 export { ServerActor } from "../server.ts";
@@ -72,6 +73,28 @@ export const router = new Router()
   .put("/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions", pushRules.putActions)
   .get("/_matrix/client/v3/pushers", pushers.getPushers)
   .post("/_matrix/client/v3/pushers/set", pushers.setPusher)
+  // Rooms: creation, membership, events, state (party/edge/rooms.ts)
+  .post("/_matrix/client/v3/createRoom", rooms.createRoom)
+  .post("/_matrix/client/v3/join/{roomIdOrAlias}", rooms.join)
+  .post("/_matrix/client/v3/knock/{roomIdOrAlias}", rooms.knock)
+  .get("/_matrix/client/v3/joined_rooms", rooms.joinedRooms)
+  .post("/_matrix/client/v3/rooms/{roomId}/join", rooms.join)
+  .post("/_matrix/client/v3/rooms/{roomId}/leave", rooms.leave)
+  .post("/_matrix/client/v3/rooms/{roomId}/forget", rooms.forget)
+  .post("/_matrix/client/v3/rooms/{roomId}/invite", rooms.invite)
+  .post("/_matrix/client/v3/rooms/{roomId}/kick", rooms.kick)
+  .post("/_matrix/client/v3/rooms/{roomId}/ban", rooms.ban)
+  .post("/_matrix/client/v3/rooms/{roomId}/unban", rooms.unban)
+  .put("/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}", rooms.send)
+  .get("/_matrix/client/v3/rooms/{roomId}/state", rooms.getState)
+  .get("/_matrix/client/v3/rooms/{roomId}/state/{eventType}", rooms.getStateEvent)
+  .get("/_matrix/client/v3/rooms/{roomId}/state/{eventType}/", rooms.getStateEvent)
+  .get("/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}", rooms.getStateEvent)
+  .put("/_matrix/client/v3/rooms/{roomId}/state/{eventType}", rooms.putState)
+  .put("/_matrix/client/v3/rooms/{roomId}/state/{eventType}/", rooms.putState)
+  .put("/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}", rooms.putState)
+  .put("/_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}", rooms.redact)
+  .get("/_matrix/client/v3/rooms/{roomId}/event/{eventId}", rooms.getEvent)
   // Operator bootstrap: Synapse-compatible shared-secret registration
   .get("/_synapse/admin/v1/register", admin.adminNonce)
   .post("/_synapse/admin/v1/register", admin.adminRegister);

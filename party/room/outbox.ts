@@ -1,0 +1,43 @@
+/**
+ * Delivery of the room's outbox: effects written in the same transaction as their event
+ * (so none is lost), delivered after commit, retried with backoff by the actor's alarm.
+ * Deliveries are idempotent at the receiver (a membership carries its stream position),
+ * so a retry after a delivery whose answer was lost does no harm.
+ */
+import type { Env } from "../env.ts";
+import { userActor } from "../stubs.ts";
+import type { RoomStore } from "./store.ts";
+
+const MAX_BACKOFF_MS = 10 * 60 * 1000;
+const backoff = (attempts: number) => Math.min(MAX_BACKOFF_MS, 1000 * 2 ** attempts);
+
+/** One delivery pass at a time per actor; a call made during a pass runs another after it. */
+const passes = new WeakMap<object, Promise<void>>();
+
+export function deliverOutbox(ctx: DurableObjectState, env: Env, store: RoomStore): Promise<void> {
+  const previous = passes.get(ctx) ?? Promise.resolve();
+  const next = previous.then(() => deliverOnce(ctx, env, store));
+  passes.set(ctx, next.catch(() => {}));
+  return next;
+}
+
+async function deliverOnce(ctx: DurableObjectState, env: Env, store: RoomStore): Promise<void> {
+  const now = Date.now();
+  for (const item of store.dueOutbox(now)) {
+    try {
+      switch (item.kind) {
+        case "membership":
+          await userActor(env, item.target).noteRoomMembership(item.payload as never);
+          break;
+        default:
+          throw new Error(`unknown outbox kind ${item.kind}`);
+      }
+      store.outboxDone(item.id);
+    } catch (e) {
+      console.error(`room outbox: delivering ${item.kind} to ${item.target} failed (attempt ${item.attempts + 1})`, e);
+      store.outboxRetry(item.id, now + backoff(item.attempts));
+    }
+  }
+  const due = store.nextOutboxTs();
+  if (due !== null) await ctx.storage.setAlarm(Math.max(due, Date.now() + 100));
+}
