@@ -2,7 +2,7 @@
 // users create a room, invite, join, send, read state and events, redact, leave — with
 // every response the SDK receives validated against the spec's OpenAPI.
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
-import { createClient, type MatrixClient, MatrixError, Preset, Visibility } from "matrix-js-sdk";
+import { createClient, type MatrixClient, MatrixError, MsgType, Preset, Visibility } from "matrix-js-sdk";
 import type { Logger } from "matrix-js-sdk/lib/logger.js";
 import { findTemplate, validateResponse } from "./openapi.ts";
 
@@ -95,7 +95,7 @@ describe("[e2e: rooms] two users with matrix-js-sdk", () => {
     await bob.client.joinRoom(roomId);
     expect((await bob.client.getJoinedRooms()).joined_rooms).toEqual([roomId]);
 
-    const sent = await bob.client.sendMessage(roomId, null, { msgtype: "m.text", body: "Hello, Alice" });
+    const sent = await bob.client.sendMessage(roomId, null, { msgtype: MsgType.Text, body: "Hello, Alice" });
     const fetched = await alice.client.fetchRoomEvent(roomId, sent.event_id);
     expect(fetched).toMatchObject({ event_id: sent.event_id, sender: bob.userId, content: { body: "Hello, Alice" } });
 
@@ -119,7 +119,7 @@ describe("[e2e: rooms] two users with matrix-js-sdk", () => {
 
     await bob.client.leave(roomId);
     expect((await bob.client.getJoinedRooms()).joined_rooms).toEqual([]);
-    expect(await errcodeOf(bob.client.sendMessage(roomId, null, { msgtype: "m.text", body: "still here?" }))).toEqual([403, "M_FORBIDDEN"]);
+    expect(await errcodeOf(bob.client.sendMessage(roomId, null, { msgtype: MsgType.Text, body: "still here?" }))).toEqual([403, "M_FORBIDDEN"]);
     await bob.client.forget(roomId);
   });
 
