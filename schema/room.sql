@@ -95,3 +95,21 @@ CREATE TABLE outbox (
   attempts INTEGER NOT NULL DEFAULT 0,
   next_ts INTEGER NOT NULL
 );
+
+-- migration 2: read receipts (party/room/ephemeral.ts)
+-- The latest receipt per (user, receipt type, thread); thread_id '' is the unthreaded
+-- receipt. `pos` is the room's receipt stream position (1, 2, 3, …; /sync asks "since")
+-- and `event_stream` the receipted event's stream ordering (receipts never move back).
+-- Typing notifications are memory-only (ephemeral by definition); m.fully_read is room
+-- account data, held by the User actor.
+CREATE TABLE receipts (
+  user_id TEXT NOT NULL,
+  receipt_type TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  event_stream INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  pos INTEGER NOT NULL,
+  PRIMARY KEY (user_id, receipt_type, thread_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX receipts_pos ON receipts (pos);
