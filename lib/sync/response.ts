@@ -1,0 +1,167 @@
+/**
+ * The /sync response: one room's part as the Room actor computes it, and the assembly of
+ * the whole response in the User actor.
+ * https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3sync
+ *
+ * Sections with nothing in them are left out (every field but next_batch is optional),
+ * except the one-time-key counts and fallback key types, which E2EE clients read on
+ * every response. `unread_notifications` is never sent: Parley does not count
+ * notifications yet, and zeros would be wrong (docs/design/sync.md).
+ */
+import type { ClientEventWithoutRoomId } from "../event-format.ts";
+import type { JsonObject } from "../json.ts";
+import type { PublishedPosition, RoomPosition, SyncMembership } from "./position.ts";
+import type { RoomEventFilter, StateFilter } from "../filter.ts";
+import type { RoomSummary } from "./summary.ts";
+
+/** What the User actor asks one room for. */
+export interface RoomSyncRequest {
+  userId: string;
+  deviceId: string;
+  /** Where the client is in this room; null when it has nothing of it (send full state). */
+  since: RoomPosition | null;
+  fullState: boolean;
+  timeline: RoomEventFilter & { limit: number };
+  state: StateFilter;
+  /** Whether to compute typing and receipts (the ephemeral filter lets the room through). */
+  ephemeral: boolean;
+}
+
+/** A stripped state event (invite_state / knock_state). */
+export interface StrippedStateEvent {
+  type: string;
+  state_key: string;
+  content: JsonObject;
+  sender: string;
+}
+
+/** One room's answer. Which fields are set depends on `membership`. */
+export interface RoomSyncResult {
+  membership: SyncMembership;
+  /** Stream ordering of the user's member event. */
+  memberStream: number;
+  /** The room's position this answer is complete up to. */
+  position: PublishedPosition;
+  timeline?: { events: ClientEventWithoutRoomId[]; limited: boolean; prev_batch?: string };
+  state?: ClientEventWithoutRoomId[];
+  /** Lazy-loaded member events the client may already have (the User actor filters them). */
+  lazyMembers?: ClientEventWithoutRoomId[];
+  summary?: RoomSummary;
+  ephemeral?: JsonObject[];
+  /** invite_state or knock_state. */
+  stripped?: StrippedStateEvent[];
+}
+
+export interface JoinedRoomEntry {
+  summary?: RoomSummary;
+  state?: { events: ClientEventWithoutRoomId[] };
+  timeline?: { events: ClientEventWithoutRoomId[]; limited: boolean; prev_batch?: string };
+  ephemeral?: { events: JsonObject[] };
+  account_data?: { events: JsonObject[] };
+}
+
+export interface LeftRoomEntry {
+  state?: { events: ClientEventWithoutRoomId[] };
+  timeline?: { events: ClientEventWithoutRoomId[]; limited: boolean; prev_batch?: string };
+  account_data?: { events: JsonObject[] };
+}
+
+export interface SyncResponse {
+  next_batch: string;
+  rooms?: {
+    join?: Record<string, JoinedRoomEntry>;
+    invite?: Record<string, { invite_state: { events: StrippedStateEvent[] } }>;
+    knock?: Record<string, { knock_state: { events: StrippedStateEvent[] } }>;
+    leave?: Record<string, LeftRoomEntry>;
+  };
+  account_data?: { events: JsonObject[] };
+  to_device?: { events: JsonObject[] };
+  device_lists?: { changed?: string[]; left?: string[] };
+  device_one_time_keys_count?: Record<string, number>;
+  device_unused_fallback_key_types?: string[];
+}
+
+/** The parts a response is assembled from. */
+export interface SyncParts {
+  nextBatch: string;
+  rooms: Array<{ roomId: string; result: RoomSyncResult; accountData: JsonObject[] }>;
+  /** Rooms with only new room account data (no room answer needed). */
+  roomAccountDataOnly: Array<{ roomId: string; membership: SyncMembership; accountData: JsonObject[] }>;
+  accountData: JsonObject[];
+  toDevice: JsonObject[];
+  deviceLists: { changed: string[]; left: string[] };
+  oneTimeKeyCounts?: Record<string, number>;
+  fallbackKeyTypes?: string[];
+}
+
+/** The room-level JSON of a joined room's answer; undefined when it says nothing. */
+export function joinedEntry(r: RoomSyncResult, accountData: JsonObject[]): JoinedRoomEntry | undefined {
+  const e: JoinedRoomEntry = {};
+  const state = [...(r.state ?? []), ...(r.lazyMembers ?? [])];
+  if (r.summary) e.summary = r.summary;
+  if (state.length > 0) e.state = { events: state };
+  if (r.timeline && (r.timeline.events.length > 0 || r.timeline.limited)) e.timeline = r.timeline;
+  if (r.ephemeral && r.ephemeral.length > 0) e.ephemeral = { events: r.ephemeral };
+  if (accountData.length > 0) e.account_data = { events: accountData };
+  return Object.keys(e).length > 0 ? e : undefined;
+}
+
+export function leftEntry(r: RoomSyncResult, accountData: JsonObject[]): LeftRoomEntry {
+  const e: LeftRoomEntry = { timeline: r.timeline ?? { events: [], limited: false } };
+  const state = [...(r.state ?? []), ...(r.lazyMembers ?? [])];
+  if (state.length > 0) e.state = { events: state };
+  if (accountData.length > 0) e.account_data = { events: accountData };
+  return e;
+}
+
+export function assembleResponse(p: SyncParts): SyncResponse {
+  const res: SyncResponse = { next_batch: p.nextBatch };
+  const join: NonNullable<SyncResponse["rooms"]>["join"] = {};
+  const invite: NonNullable<SyncResponse["rooms"]>["invite"] = {};
+  const knock: NonNullable<SyncResponse["rooms"]>["knock"] = {};
+  const leave: NonNullable<SyncResponse["rooms"]>["leave"] = {};
+  for (const { roomId, result, accountData } of p.rooms) {
+    switch (result.membership) {
+      case "join": {
+        const e = joinedEntry(result, accountData);
+        if (e) join[roomId] = e;
+        break;
+      }
+      case "invite":
+        invite[roomId] = { invite_state: { events: result.stripped ?? [] } };
+        break;
+      case "knock":
+        knock[roomId] = { knock_state: { events: result.stripped ?? [] } };
+        break;
+      default:
+        leave[roomId] = leftEntry(result, accountData);
+    }
+  }
+  for (const { roomId, membership, accountData } of p.roomAccountDataOnly) {
+    if (membership === "join") join[roomId] = { ...join[roomId], account_data: { events: accountData } };
+    else if (membership === "leave" || membership === "ban") {
+      leave[roomId] = { ...leave[roomId], account_data: { events: accountData } };
+    }
+  }
+  const rooms: NonNullable<SyncResponse["rooms"]> = {};
+  if (Object.keys(join).length > 0) rooms.join = join;
+  if (Object.keys(invite).length > 0) rooms.invite = invite;
+  if (Object.keys(knock).length > 0) rooms.knock = knock;
+  if (Object.keys(leave).length > 0) rooms.leave = leave;
+  if (Object.keys(rooms).length > 0) res.rooms = rooms;
+  if (p.accountData.length > 0) res.account_data = { events: p.accountData };
+  if (p.toDevice.length > 0) res.to_device = { events: p.toDevice };
+  if (p.deviceLists.changed.length > 0 || p.deviceLists.left.length > 0) {
+    res.device_lists = {};
+    if (p.deviceLists.changed.length > 0) res.device_lists.changed = p.deviceLists.changed;
+    if (p.deviceLists.left.length > 0) res.device_lists.left = p.deviceLists.left;
+  }
+  if (p.oneTimeKeyCounts) res.device_one_time_keys_count = p.oneTimeKeyCounts;
+  if (p.fallbackKeyTypes) res.device_unused_fallback_key_types = p.fallbackKeyTypes;
+  return res;
+}
+
+/** Whether a response carries anything a long-poll should return for (key counts do not). */
+export function hasNews(r: SyncResponse): boolean {
+  return r.rooms !== undefined || r.account_data !== undefined || r.to_device !== undefined || r.device_lists !== undefined;
+}
