@@ -1,17 +1,493 @@
 /**
- * DeviceKeys actor, one per local user: device keys, one-time and fallback keys,
- * cross-signing (the E2EE issue). For now it only exists, so that the Durable
- * Object class and its SQLite storage are declared from the first deployment
- * (wrangler.toml migration v1) and its schema has a home.
+ * DeviceKeys actor, one per local user, named by the user ID: device keys, one-time and
+ * fallback keys, cross-signing keys and signatures, the device-list change stream, the
+ * to-device inboxes of the user's devices, key backup and the dehydrated device (MSC3814).
+ * Design, and the interfaces /sync calls: docs/design/e2ee.md.
+ *
+ * Discipline as in the User actor: async work (signature checks, calls to other actors)
+ * first, then one synchronous transaction that re-reads what it depends on, then effects
+ * (outbox deliveries) after commit. /keys/claim is a single transaction with no await at
+ * all, which is what makes each one-time key go to exactly one claimer.
+ * JSON documents cross RPC as text (see party/user.ts UiaReply for why).
  */
 import { Server } from "partyserver";
-import type { Env } from "./env.ts";
+import { CROSS_SIGNING_USAGES, parseCrossSigningKey, sameSignedContent, UPLOAD_FIELD, verifySignedByMaster } from "../lib/e2ee/cross-signing.ts";
+import { parseDeviceKeys, verifyDeviceKeys, type DeviceKeys as ParsedDeviceKeys } from "../lib/e2ee/device-keys.ts";
+import { withSignatures } from "../lib/e2ee/key-json.ts";
+import type { BackupVersionBody, RoomKey, RoomKeysScope } from "../lib/e2ee/key-backup.ts";
+import { roomKeysResponse } from "../lib/e2ee/key-backup.ts";
+import { parseUploadedKeys, verifyUploadedKeys, type UploadedKey } from "../lib/e2ee/one-time-keys.ts";
+import { checkUploadedSignatures, parseSignaturesUpload, type SignatureFailure } from "../lib/e2ee/signatures-upload.ts";
+import { MatrixError } from "../lib/errors.ts";
+import { serverNameOf } from "../lib/identifiers.ts";
+import { isJsonObject, type JsonObject } from "../lib/json.ts";
+import * as backup from "./device-keys/backup.ts";
+import { addSignatures, crossSigningKeys, deviceTarget, masterKeyFor, masterTarget, signaturesOn, storeCrossSigningKeys, userKeys } from "./device-keys/cross-signing.ts";
+import * as lists from "./device-keys/device-lists.ts";
+import * as keys from "./device-keys/keys.ts";
+import { Store } from "./device-keys/store.ts";
+import * as inbox from "./device-keys/to-device.ts";
+import { rpcErrors } from "./edge/http.ts";
+import { loadConfig, type Env } from "./env.ts";
 import { migrateOnStart } from "./migrations.ts";
+import { deviceKeysActor, userActor } from "./stubs.ts";
+import type { UiaReply } from "./user.ts";
 import schema from "../schema/device-keys.sql";
 
+/** What /sync needs from this actor for one device, in one call (see docs/design/e2ee.md). */
+export interface E2eeSyncState {
+  toDevice: inbox.ToDeviceBatch;
+  deviceLists: lists.DeviceListChanges;
+  oneTimeKeyCounts: Record<string, number>;
+  unusedFallbackKeyTypes: string[];
+}
+
+/** A failed delivery is retried by the alarm no later than this. */
+const OUTBOX_SAFETY_MS = 30_000;
+/** How long a sender is told to wait when a recipient's inbox is full. */
+const INBOX_FULL_RETRY_MS = 10_000;
+
 export class DeviceKeys extends Server<Env> {
+  readonly #store: Store;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     migrateOnStart(ctx, schema);
+    this.#store = new Store(ctx.storage, this.name);
+  }
+
+  // ---- /keys/upload, /keys/claim, /keys/query ------------------------------------------------
+
+  /** POST /keys/upload for `deviceId` of this user; returns one_time_key_counts. Nothing is stored unless all of it is valid. */
+  async uploadKeys(deviceId: string, body: JsonObject): Promise<Record<string, number>> {
+    return rpcErrors(async () => {
+      const s = this.#store;
+      const dk = body.device_keys === undefined || body.device_keys === null ? null : parseDeviceKeys(body.device_keys, { userId: this.name, deviceId });
+      const otks = parseUploadedKeys(body.one_time_keys, "one_time_keys");
+      const fallbacks = parseUploadedKeys(body.fallback_keys, "fallback_keys");
+      if (dk) await verifyDeviceKeys(dk);
+      const ed25519 = dk?.ed25519 ?? keys.deviceKeys(s, deviceId)?.ed25519;
+      await verifyUploadedKeys([...otks, ...fallbacks], this.name, deviceId, ed25519);
+      const counts = s.tx(() => {
+        // The keys the one-time keys were checked against must still be the device's.
+        if (!dk && keys.deviceKeys(s, deviceId)?.ed25519 !== ed25519) {
+          throw new MatrixError("M_UNKNOWN", 409, "The device's keys changed during the upload; retry");
+        }
+        this.#storeDevice(dk, deviceId, otks, fallbacks);
+        return keys.oneTimeKeyCounts(s, deviceId);
+      });
+      this.#afterCommit();
+      return counts;
+    });
+  }
+
+  #storeDevice(dk: ParsedDeviceKeys | null, deviceId: string, otks: UploadedKey[], fallbacks: UploadedKey[]): void {
+    if (dk) keys.storeDeviceKeys(this.#store, dk);
+    keys.storeOneTimeKeys(this.#store, deviceId, otks);
+    keys.storeFallbackKeys(this.#store, deviceId, fallbacks);
+  }
+
+  /** /keys/claim for this user's devices: device ID → algorithm. Returns JSON text of device → key ID → key. */
+  async claimKeys(wanted: Record<string, string>): Promise<string> {
+    // No await anywhere: select and delete are one transaction of a single-threaded actor.
+    return JSON.stringify(this.#store.tx(() => keys.claim(this.#store, wanted)));
+  }
+
+  /** This user's part of /keys/query as `viewer` sees it (JSON text of UserKeys); deviceIds [] means all. */
+  async queryKeys(deviceIds: string[], viewer: string): Promise<string> {
+    const hasKeys = this.#store.one("SELECT 1 AS x FROM device_keys LIMIT 1") !== null;
+    const devices = new Map<string, string | undefined>();
+    if (hasKeys) for (const d of await userActor(this.env, this.name).listDevices()) devices.set(d.device_id, d.display_name);
+    return JSON.stringify(userKeys(this.#store, deviceIds, viewer, devices));
+  }
+
+  async oneTimeKeyCounts(deviceId: string): Promise<Record<string, number>> {
+    return keys.oneTimeKeyCounts(this.#store, deviceId);
+  }
+
+  async unusedFallbackKeyTypes(deviceId: string): Promise<string[]> {
+    return keys.unusedFallbackKeyTypes(this.#store, deviceId);
+  }
+
+  // ---- cross-signing --------------------------------------------------------------------
+
+  /**
+   * POST /keys/device_signing/upload. UIA (password, through the User actor) unless there is
+   * no master key yet or the request only repeats the stored keys (spec, and Synapse).
+   */
+  async uploadCrossSigningKeys(body: JsonObject, auth: unknown): Promise<UiaReply<Record<string, never>>> {
+    return rpcErrors(async () => {
+      const uploaded = CROSS_SIGNING_USAGES.filter((u) => body[UPLOAD_FIELD[u]] !== undefined && body[UPLOAD_FIELD[u]] !== null).map((u) =>
+        parseCrossSigningKey(body[UPLOAD_FIELD[u]], u, this.name),
+      );
+      if (uploaded.length === 0) throw new MatrixError("M_MISSING_PARAM", 400, "No cross-signing keys in the request");
+      let stored = crossSigningKeys(this.#store);
+      const master = uploaded.find((k) => k.usage === "master") ?? stored.master;
+      if (!master) throw new MatrixError("M_MISSING_PARAM", 400, "No master signing key is available");
+      for (const k of uploaded) if (k.usage !== "master") await verifySignedByMaster(k, master, this.name);
+      for (const k of uploaded) {
+        if (keys.deviceKeys(this.#store, k.publicKey)) throw new MatrixError("M_FORBIDDEN", 403, "A cross-signing key has the ID of one of the user's devices");
+      }
+      const needsUia = (set: typeof stored) => set.master !== undefined && uploaded.some((k) => !set[k.usage] || !sameSignedContent(set[k.usage]!.json, k.json));
+      let uiaDone = false;
+      for (;;) {
+        if (needsUia(stored) && !uiaDone) {
+          const reply = await userActor(this.env, this.name).passwordUia("device_signing_upload", auth ?? null);
+          if (!reply.done) return reply;
+          uiaDone = true;
+        }
+        // Re-decided inside the transaction: a concurrent first upload may have landed meanwhile.
+        const ok = this.#store.tx(() => {
+          const now = crossSigningKeys(this.#store);
+          if (needsUia(now) && !uiaDone) return now;
+          if (!uploaded.some((k) => k.usage === "master") && now.master?.publicKey !== master.publicKey) {
+            throw new MatrixError("M_INVALID_SIGNATURE", 400, "The master key changed during the upload; retry");
+          }
+          storeCrossSigningKeys(this.#store, uploaded);
+          return null;
+        });
+        if (ok === null) break;
+        stored = ok;
+      }
+      this.#afterCommit();
+      return { done: true, value: {} };
+    });
+  }
+
+  /**
+   * POST /keys/signatures/upload by this user. Own keys are checked here; signatures on other
+   * local users' master keys go to their actors with this user's user-signing key.
+   * Returns JSON text of `{failures}`.
+   */
+  async uploadSignatures(body: JsonObject): Promise<string> {
+    return rpcErrors(async () => {
+      const s = this.#store;
+      const failures: Record<string, Record<string, SignatureFailure>> = {};
+      const fail = (user: string, keyId: string, f: SignatureFailure) => ((failures[user] ??= {})[keyId] = f);
+      const own: Array<{ target: string; accepted: { keyId: string; signature: string }[] }> = [];
+      const foreignOk: string[] = [];
+      const cs = crossSigningKeys(s);
+      for (const [userId, objects] of parseSignaturesUpload(body)) {
+        if (userId !== this.name) {
+          const f = await this.#signOthers(userId, objects, cs.user_signing);
+          for (const [keyId, failure] of Object.entries(f)) fail(userId, keyId, failure);
+          if (Object.keys(f).length < objects.size) foreignOk.push(userId);
+          continue;
+        }
+        for (const [keyId, uploaded] of objects) {
+          const device = keys.deviceKeys(s, keyId);
+          let target: string;
+          let storedObj: JsonObject;
+          let signingKeys: Record<string, string>;
+          if (device) {
+            if (!cs.self_signing) {
+              fail(userId, keyId, { errcode: "M_NOT_FOUND", error: "No self-signing key to sign devices with" });
+              continue;
+            }
+            target = deviceTarget(keyId);
+            storedObj = withSignatures(device.json, signaturesOn(s, target, [this.name]));
+            signingKeys = { [cs.self_signing.keyId]: cs.self_signing.publicKey };
+          } else if (cs.master && keyId === cs.master.publicKey) {
+            target = masterTarget(keyId);
+            storedObj = masterKeyFor(s, cs.master, this.name);
+            signingKeys = Object.fromEntries(keys.allDeviceKeys(s).map((d) => [`ed25519:${d.deviceId}`, d.ed25519]));
+          } else {
+            fail(userId, keyId, { errcode: "M_NOT_FOUND", error: "Unknown key" });
+            continue;
+          }
+          const r = await checkUploadedSignatures({ uploaded, stored: storedObj, signer: this.name, signingKeys });
+          if (r.ok) own.push({ target, accepted: r.accepted });
+          else fail(userId, keyId, r.failure);
+        }
+      }
+      s.tx(() => {
+        for (const o of own) addSignatures(s, o.target, this.name, o.accepted);
+        if (own.some((o) => o.accepted.length > 0)) lists.recordOwnChange(s);
+        // Only this user sees its signatures on others' keys: the change is in this user's stream.
+        for (const u of foreignOk) lists.recordChange(s, u, "changed");
+      });
+      this.#afterCommit();
+      return JSON.stringify({ failures });
+    });
+  }
+
+  async #signOthers(
+    userId: string,
+    objects: Map<string, JsonObject>,
+    usk: { keyId: string; publicKey: string } | undefined,
+  ): Promise<Record<string, SignatureFailure>> {
+    const all = (f: SignatureFailure) => Object.fromEntries([...objects.keys()].map((k) => [k, f]));
+    if (serverNameOf(userId) !== loadConfig(this.env).serverName) return all({ errcode: "M_UNKNOWN", error: "Signing remote users' keys needs federation, which this server does not have yet" });
+    if (!usk) return all({ errcode: "M_NOT_FOUND", error: "No user-signing key to sign other users with" });
+    const text = await deviceKeysActor(this.env, userId).addUserSignatures(this.name, { keyId: usk.keyId, publicKey: usk.publicKey }, Object.fromEntries(objects));
+    return JSON.parse(text) as Record<string, SignatureFailure>;
+  }
+
+  /** From another local user's actor: signatures by `signer`'s user-signing key on this user's master key. Returns JSON text of failures. */
+  async addUserSignatures(signer: string, usk: { keyId: string; publicKey: string }, objects: Record<string, JsonObject>): Promise<string> {
+    const s = this.#store;
+    const failures: Record<string, SignatureFailure> = {};
+    const accepted: { keyId: string; signature: string }[] = [];
+    const master = crossSigningKeys(s).master;
+    for (const [keyId, uploaded] of Object.entries(objects)) {
+      if (!master || keyId !== master.publicKey) {
+        failures[keyId] = { errcode: "M_NOT_FOUND", error: "Only a user's current master key can be signed by other users" };
+        continue;
+      }
+      const r = await checkUploadedSignatures({ uploaded, stored: masterKeyFor(s, master, signer), signer, signingKeys: { [usk.keyId]: usk.publicKey } });
+      if (r.ok) accepted.push(...r.accepted);
+      else failures[keyId] = r.failure;
+    }
+    s.tx(() => {
+      // The master key may have been replaced while signatures were checked.
+      if (master && crossSigningKeys(s).master?.publicKey === master.publicKey) addSignatures(s, masterTarget(master.publicKey), signer, accepted);
+    });
+    return JSON.stringify(failures);
+  }
+
+  // ---- device lists -----------------------------------------------------------------------
+
+  async deviceListPosition(): Promise<number> {
+    return lists.position(this.#store);
+  }
+
+  async deviceListChangesSince(since: number): Promise<lists.DeviceListChanges> {
+    return lists.changesSince(this.#store, since);
+  }
+
+  /** This user now shares a room with these users: follow their device lists. */
+  async trackUsers(userIds: string[]): Promise<void> {
+    this.#store.tx(() => lists.track(this.#store, userIds, (u) => this.#isLocal(u)));
+    this.#afterCommit();
+  }
+
+  /** No shared room is left with these users: stop following them (they appear in `left`). */
+  async untrackUsers(userIds: string[]): Promise<void> {
+    this.#store.tx(() => lists.untrack(this.#store, userIds, (u) => this.#isLocal(u)));
+    this.#afterCommit();
+  }
+
+  async trackedUsers(): Promise<string[]> {
+    return lists.trackedUsers(this.#store);
+  }
+
+  /** From `watcher`'s actor: it starts or stops following this user's device list. */
+  async setWatcher(watcher: string, watching: boolean): Promise<void> {
+    lists.setWatcher(this.#store, watcher, watching);
+  }
+
+  /** From `userId`'s actor: its devices changed. */
+  async noteDeviceListChanged(userId: string): Promise<void> {
+    this.#store.tx(() => {
+      if (this.#store.one("SELECT 1 AS x FROM device_list_tracked WHERE user_id = ?", userId)) lists.recordChange(this.#store, userId, "changed");
+    });
+  }
+
+  /** From the User actor after it deleted devices (null: all of them). */
+  async devicesDeleted(deviceIds: string[] | null): Promise<void> {
+    this.#store.tx(() => keys.removeDevices(this.#store, deviceIds));
+    this.#afterCommit();
+  }
+
+  /** Delivers due outbox rows now; the alarm calls this, tests may too. Returns how many were delivered. */
+  async flushOutbox(): Promise<number> {
+    const n = await lists.flushOutbox(this.#store, (item) => {
+      const target = deviceKeysActor(this.env, item.target);
+      return item.kind === "changed" ? target.noteDeviceListChanged(this.name) : target.setWatcher(this.name, item.kind === "watch");
+    });
+    const next = lists.nextDue(this.#store);
+    if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
+    return n;
+  }
+
+  override async onAlarm(): Promise<void> {
+    await this.flushOutbox();
+  }
+
+  #afterCommit(): void {
+    if (lists.nextDue(this.#store) === null) return;
+    // The alarm is the safety net if this actor is evicted before the deliveries finish.
+    void this.ctx.storage.setAlarm(Date.now() + OUTBOX_SAFETY_MS);
+    void this.flushOutbox().catch((e) => console.error("device-list outbox", e));
+  }
+
+  #isLocal(userId: string): boolean {
+    return serverNameOf(userId) === loadConfig(this.env).serverName;
+  }
+
+  // ---- to-device --------------------------------------------------------------------------
+
+  /**
+   * PUT /sendToDevice from this user's `senderDevice`. Idempotent per (device, txnId): the
+   * sender remembers completed sends, recipients remember received ones. A full recipient
+   * inbox makes the whole request 429 after the others were delivered; the retry delivers
+   * only what is missing. Remote recipients are dropped until federation exists.
+   */
+  async sendToDevice(senderDevice: string, type: string, txnId: string, messages: Record<string, Record<string, JsonObject>>): Promise<void> {
+    return rpcErrors(async () => {
+      if (inbox.alreadySent(this.#store, senderDevice, txnId)) return;
+      const delivery = { sender: this.name, senderDevice, txnId, type };
+      const results = await Promise.all(
+        Object.entries(messages)
+          .filter(([userId]) => this.#isLocal(userId))
+          .map(([userId, byDevice]) =>
+            userId === this.name ? this.deliverToDevice({ ...delivery, messages: byDevice }) : deviceKeysActor(this.env, userId).deliverToDevice({ ...delivery, messages: byDevice }),
+          ),
+      );
+      const full = results.flatMap((r) => r.full);
+      if (full.length > 0) {
+        throw new MatrixError("M_LIMIT_EXCEEDED", 429, `The to-device inbox of ${full.length} recipient device(s) is full; retry later`, {
+          retry_after_ms: INBOX_FULL_RETRY_MS,
+        });
+      }
+      this.#store.tx(() => inbox.markSent(this.#store, senderDevice, txnId));
+    });
+  }
+
+  /** From a sender's actor (or this one): store messages for this user's devices. */
+  async deliverToDevice(d: inbox.Delivery): Promise<{ full: string[] }> {
+    const devices = (await userActor(this.env, this.name).listDevices()).map((x) => x.device_id);
+    return this.#store.tx(() => inbox.deliver(this.#store, d, devices));
+  }
+
+  /** Messages for `deviceId` after position `since`; nothing is deleted (see ackToDevice). */
+  async toDeviceSince(deviceId: string, since: number, limit = inbox.TO_DEVICE_BATCH): Promise<inbox.ToDeviceBatch> {
+    return inbox.since(this.#store, deviceId, since, limit);
+  }
+
+  /** The client has everything up to `upTo` (it sent that position back): delete it. */
+  async ackToDevice(deviceId: string, upTo: number): Promise<number> {
+    return this.#store.tx(() => inbox.ack(this.#store, deviceId, upTo));
+  }
+
+  /**
+   * Everything /sync needs from this actor in one call: acknowledges `toDeviceSince` (the
+   * position the client sent back), then returns what follows it, the device-list changes
+   * after `deviceListSince`, and the device's key counts.
+   */
+  async syncState(deviceId: string, p: { toDeviceSince: number; toDeviceLimit?: number; deviceListSince: number }): Promise<E2eeSyncState> {
+    const s = this.#store;
+    return s.tx(() => {
+      inbox.ack(s, deviceId, p.toDeviceSince);
+      return {
+        toDevice: inbox.since(s, deviceId, p.toDeviceSince, p.toDeviceLimit),
+        deviceLists: lists.changesSince(s, p.deviceListSince),
+        oneTimeKeyCounts: keys.oneTimeKeyCounts(s, deviceId),
+        unusedFallbackKeyTypes: keys.unusedFallbackKeyTypes(s, deviceId),
+      };
+    });
+  }
+
+  // ---- key backup ---------------------------------------------------------------------------
+
+  async createBackupVersion(body: BackupVersionBody): Promise<string> {
+    return this.#store.tx(() => backup.createVersion(this.#store, body));
+  }
+
+  /** JSON text of the version's info; null: the current version. */
+  async getBackupVersion(version: string | null): Promise<string> {
+    return rpcErrors(() => JSON.stringify(backup.getVersion(this.#store, version)));
+  }
+
+  async updateBackupVersion(version: string, body: BackupVersionBody): Promise<void> {
+    return rpcErrors(() => this.#store.tx(() => backup.updateVersion(this.#store, version, body)));
+  }
+
+  async deleteBackupVersion(version: string): Promise<void> {
+    return rpcErrors(() => this.#store.tx(() => backup.deleteVersion(this.#store, version)));
+  }
+
+  async putRoomKeys(version: string, roomKeys: RoomKey[]): Promise<backup.BackupCounts> {
+    return rpcErrors(() => this.#store.tx(() => backup.putKeys(this.#store, version, roomKeys)));
+  }
+
+  /** JSON text of the GET response at `scope`. */
+  async getRoomKeys(version: string, scope: RoomKeysScope): Promise<string> {
+    return rpcErrors(() => JSON.stringify(roomKeysResponse(backup.getKeys(this.#store, version, scope), scope)));
+  }
+
+  async deleteRoomKeys(version: string, scope: RoomKeysScope): Promise<backup.BackupCounts> {
+    return rpcErrors(() => this.#store.tx(() => backup.deleteKeys(this.#store, version, scope)));
+  }
+
+  // ---- dehydrated device (MSC3814) -------------------------------------------------------------
+
+  /**
+   * PUT /dehydrated_device: validates the device's keys, has the User actor replace the old
+   * dehydrated device (if any) by a new real device, then stores the new device's keys.
+   */
+  async putDehydratedDevice(body: JsonObject): Promise<{ device_id: string }> {
+    return rpcErrors(async () => {
+      const s = this.#store;
+      if (typeof body.device_id !== "string") throw new MatrixError("M_BAD_JSON", 400, "'device_id' must be a string");
+      if (!isJsonObject(body.device_data)) throw new MatrixError("M_BAD_JSON", 400, "'device_data' must be an object");
+      const name = body.initial_device_display_name;
+      if (name !== undefined && typeof name !== "string") throw new MatrixError("M_BAD_JSON", 400, "'initial_device_display_name' must be a string");
+      const deviceId = body.device_id;
+      const dk = parseDeviceKeys(body.device_keys, { userId: this.name, deviceId });
+      const otks = parseUploadedKeys(body.one_time_keys, "one_time_keys");
+      const fallbacks = parseUploadedKeys(body.fallback_keys, "fallback_keys");
+      await verifyDeviceKeys(dk);
+      await verifyUploadedKeys([...otks, ...fallbacks], this.name, deviceId, dk.ed25519);
+      const old = this.#dehydrated()?.device_id ?? null;
+      await userActor(this.env, this.name).replaceDehydratedDevice({ deviceId, displayName: name ?? null }, old);
+      s.tx(() => {
+        if (old !== null) keys.removeDevices(s, [old]);
+        keys.removeDevices(s, [deviceId]); // a device ID reused: nothing of a previous life stays
+        this.#storeDevice(dk, deviceId, otks, fallbacks);
+        s.run(
+          "INSERT INTO dehydrated_device (id, device_id, device_data, created_ts) VALUES (1, ?, ?, ?) " +
+            "ON CONFLICT (id) DO UPDATE SET device_id = excluded.device_id, device_data = excluded.device_data, created_ts = excluded.created_ts",
+          deviceId,
+          JSON.stringify(body.device_data),
+          Date.now(),
+        );
+      });
+      this.#afterCommit();
+      return { device_id: deviceId };
+    });
+  }
+
+  /** GET /dehydrated_device: JSON text of `{device_id, device_data}`, 404 when there is none. */
+  async getDehydratedDevice(): Promise<string> {
+    return rpcErrors(() => {
+      const row = this.#dehydrated();
+      if (!row) throw new MatrixError("M_NOT_FOUND", 404, "No dehydrated device");
+      return JSON.stringify({ device_id: row.device_id, device_data: JSON.parse(row.device_data) });
+    });
+  }
+
+  /** DELETE /dehydrated_device: the device, its keys and its messages go. */
+  async deleteDehydratedDevice(): Promise<{ device_id: string }> {
+    return rpcErrors(async () => {
+      const row = this.#dehydrated();
+      if (!row) throw new MatrixError("M_NOT_FOUND", 404, "No dehydrated device");
+      await userActor(this.env, this.name).replaceDehydratedDevice(null, row.device_id);
+      this.#store.tx(() => keys.removeDevices(this.#store, [row.device_id]));
+      this.#afterCommit();
+      return { device_id: row.device_id };
+    });
+  }
+
+  /**
+   * POST /dehydrated_device/{deviceId}/events: the dehydrated device's to-device messages
+   * after `nextBatch`, not deleted (MSC3814: a rehydration may be aborted and restarted).
+   */
+  async dehydratedDeviceEvents(deviceId: string, nextBatch: string | null): Promise<string> {
+    return rpcErrors(() => {
+      const row = this.#dehydrated();
+      if (!row || row.device_id !== deviceId) throw new MatrixError("M_FORBIDDEN", 403, "Not the dehydrated device");
+      let since = 0;
+      if (nextBatch !== null) {
+        if (!/^[0-9]{1,15}$/.test(nextBatch)) throw new MatrixError("M_INVALID_PARAM", 400, "Invalid next_batch");
+        since = Number(nextBatch);
+      }
+      const batch = inbox.since(this.#store, deviceId, since);
+      return JSON.stringify({ events: batch.events, next_batch: String(batch.next) });
+    });
+  }
+
+  #dehydrated(): { device_id: string; device_data: string } | null {
+    return this.#store.one<{ device_id: string; device_data: string }>("SELECT device_id, device_data FROM dehydrated_device WHERE id = 1");
   }
 }

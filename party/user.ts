@@ -28,7 +28,7 @@ import {
 import { rpcErrors } from "./edge/http.ts";
 import type { Env } from "./env.ts";
 import { migrateOnStart } from "./migrations.ts";
-import { serverActor } from "./stubs.ts";
+import { deviceKeysActor, serverActor } from "./stubs.ts";
 import * as push from "./user/push-rules.ts";
 import type { PusherChange } from "../lib/push/pusher.ts";
 import type { CreateRoomRequest } from "../lib/room-create.ts";
@@ -302,6 +302,7 @@ export class User extends Server<Env> {
   /** /logout: the device and all its tokens go. */
   async logout(deviceId: string): Promise<void> {
     this.ctx.storage.transactionSync(() => this.#deleteDevices([deviceId]));
+    await this.#dropDeviceKeys([deviceId]);
   }
 
   /** /logout/all: every device and token of the user. */
@@ -312,6 +313,7 @@ export class User extends Server<Env> {
       this.#sql("DELETE FROM login_tokens");
       push.deleteAllPushers(this.ctx.storage.sql);
     });
+    await this.#dropDeviceKeys(null);
   }
 
   // ---- password and deactivation ------------------------------------------------------
@@ -327,17 +329,19 @@ export class User extends Server<Env> {
       const step = await this.#uia("password", PASSWORD_UIA, p.auth);
       if (!step.done) return step;
       const hash = await hashPassword(p.newPassword);
+      let others: string[] = [];
       this.ctx.storage.transactionSync(() => {
         step.commit();
         this.#sql("UPDATE account SET password_hash = ? WHERE id = 1", hash);
         if (p.logoutDevices) {
-          const others = this.#all<{ device_id: string }>("SELECT device_id FROM devices")
+          others = this.#all<{ device_id: string }>("SELECT device_id FROM devices")
             .map((d) => d.device_id)
             .filter((d) => d !== p.keepDevice);
           this.#deleteDevices(others);
           this.#sql("DELETE FROM login_tokens");
         }
       });
+      await this.#dropDeviceKeys(others);
       return { done: true, value: {} };
     });
   }
@@ -361,6 +365,7 @@ export class User extends Server<Env> {
           push.deletePushRules(this.ctx.storage.sql);
         }
       });
+      await this.#dropDeviceKeys(null);
       return { done: true, value: { id_server_unbind_result: "no-support" } };
     });
   }
@@ -439,8 +444,49 @@ export class User extends Server<Env> {
         step.commit();
         this.#deleteDevices(p.deviceIds);
       });
+      await this.#dropDeviceKeys(p.deviceIds);
       return { done: true, value: {} };
     });
+  }
+
+  /**
+   * For the DeviceKeys actor (MSC3814 dehydrated devices): deletes device `remove` and creates
+   * `create` as a device without tokens, in one transaction. The DeviceKeys actor handles the
+   * devices' keys itself, so no deletion hook runs here.
+   */
+  async replaceDehydratedDevice(create: { deviceId: string; displayName: string | null } | null, remove: string | null): Promise<void> {
+    return rpcErrors(() =>
+      this.ctx.storage.transactionSync(() => {
+        if (remove !== null) this.#deleteDevices([remove]);
+        if (create) {
+          if (this.#one("SELECT 1 AS x FROM devices WHERE device_id = ?", create.deviceId)) {
+            throw new MatrixError("M_INVALID_PARAM", 400, "A device with this ID already exists");
+          }
+          this.#sql("INSERT INTO devices (device_id, display_name, created_ts) VALUES (?, ?, ?)", create.deviceId, create.displayName, Date.now());
+        }
+      }),
+    );
+  }
+
+  /** A password UIA round for an operation another actor performs (cross-signing key replacement). */
+  async passwordUia(operation: string, auth: unknown): Promise<UiaReply<Record<string, never>>> {
+    return rpcErrors(async () => {
+      const step = await this.#uia(operation, PASSWORD_UIA, auth);
+      if (!step.done) return step;
+      this.ctx.storage.transactionSync(() => step.commit());
+      return { done: true, value: {} };
+    });
+  }
+
+  /** Deleted devices lose their E2EE keys and to-device inboxes (null: all devices). After commit. */
+  async #dropDeviceKeys(deviceIds: string[] | null): Promise<void> {
+    if (deviceIds !== null && deviceIds.length === 0) return;
+    try {
+      await deviceKeysActor(this.env, this.name).devicesDeleted(deviceIds);
+    } catch (e) {
+      // The devices are gone already; /keys/query serves only existing devices' keys.
+      console.error("dropping device keys", e);
+    }
   }
 
   // ---- profile ----------------------------------------------------------------------

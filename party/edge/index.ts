@@ -10,6 +10,10 @@ import * as devices from "./devices.ts";
 import * as discovery from "./discovery.ts";
 import * as filters from "./filters.ts";
 import * as keys from "./keys-server.ts";
+import * as e2eeKeys from "./keys.ts";
+import * as toDevice from "./to-device.ts";
+import * as roomKeys from "./room-keys.ts";
+import * as dehydrated from "./dehydrated-device.ts";
 import * as profile from "./profile.ts";
 import * as pushRules from "./push-rules.ts";
 import * as pushers from "./pushers.ts";
@@ -95,6 +99,32 @@ export const router = new Router()
   .put("/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}", rooms.putState)
   .put("/_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}", rooms.redact)
   .get("/_matrix/client/v3/rooms/{roomId}/event/{eventId}", rooms.getEvent)
+  // End-to-end encryption (party/edge/keys.ts, to-device.ts, room-keys.ts, dehydrated-device.ts)
+  .post("/_matrix/client/v3/keys/upload", e2eeKeys.uploadKeys)
+  .post("/_matrix/client/v3/keys/query", e2eeKeys.queryKeys)
+  .post("/_matrix/client/v3/keys/claim", e2eeKeys.claimKeys)
+  .get("/_matrix/client/v3/keys/changes", e2eeKeys.keyChanges)
+  .post("/_matrix/client/v3/keys/device_signing/upload", e2eeKeys.uploadCrossSigningKeys)
+  .post("/_matrix/client/v3/keys/signatures/upload", e2eeKeys.uploadSignatures)
+  .put("/_matrix/client/v3/sendToDevice/{eventType}/{txnId}", toDevice.sendToDevice)
+  .post("/_matrix/client/v3/room_keys/version", roomKeys.createVersion)
+  .get("/_matrix/client/v3/room_keys/version", roomKeys.getVersion)
+  .get("/_matrix/client/v3/room_keys/version/{version}", roomKeys.getVersion)
+  .put("/_matrix/client/v3/room_keys/version/{version}", roomKeys.updateVersion)
+  .delete("/_matrix/client/v3/room_keys/version/{version}", roomKeys.deleteVersion)
+  .put("/_matrix/client/v3/room_keys/keys", roomKeys.putKeys)
+  .get("/_matrix/client/v3/room_keys/keys", roomKeys.getKeys)
+  .delete("/_matrix/client/v3/room_keys/keys", roomKeys.deleteKeys)
+  .put("/_matrix/client/v3/room_keys/keys/{roomId}", roomKeys.putKeys)
+  .get("/_matrix/client/v3/room_keys/keys/{roomId}", roomKeys.getKeys)
+  .delete("/_matrix/client/v3/room_keys/keys/{roomId}", roomKeys.deleteKeys)
+  .put("/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}", roomKeys.putKeys)
+  .get("/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}", roomKeys.getKeys)
+  .delete("/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}", roomKeys.deleteKeys)
+  .put(`${dehydrated.PREFIX}/dehydrated_device`, dehydrated.putDehydratedDevice)
+  .get(`${dehydrated.PREFIX}/dehydrated_device`, dehydrated.getDehydratedDevice)
+  .delete(`${dehydrated.PREFIX}/dehydrated_device`, dehydrated.deleteDehydratedDevice)
+  .post(`${dehydrated.PREFIX}/dehydrated_device/{deviceId}/events`, dehydrated.dehydratedDeviceEvents)
   // Operator bootstrap: Synapse-compatible shared-secret registration
   .get("/_synapse/admin/v1/register", admin.adminNonce)
   .post("/_synapse/admin/v1/register", admin.adminRegister);
