@@ -1,0 +1,65 @@
+/**
+ * Transactions pushed to an appservice: `PUT {url}/_matrix/app/v1/transactions/{txnId}`
+ * with the hs_token as a bearer token, carrying queued items in order.
+ * https://spec.matrix.org/v1.19/application-service-api/#put_matrixappv1transactionstxnid
+ *
+ * Ephemeral data goes out under `ephemeral` (v1.13) and, for bridges that still read
+ * only the unstable name, `de.sorunome.msc2409.ephemeral`; to-device messages under
+ * `to_device` (MSC4203) and its unstable name `de.sorunome.msc2409.to_device`.
+ */
+import type { JsonObject } from "../json.ts";
+
+export type QueueKind = "event" | "ephemeral" | "to_device";
+
+export interface QueuedItem {
+  kind: QueueKind;
+  /** The ClientEvent, ephemeral event (with room_id when room-scoped) or to-device event (with to_user_id/to_device_id). */
+  json: JsonObject;
+}
+
+/** At most this many items per transaction (Synapse sends 100 events and 100 ephemeral). */
+export const MAX_TRANSACTION_ITEMS = 100;
+/** Retries back off exponentially from 1 s, doubling, up to this cap. */
+export const MAX_RETRY_DELAY_MS = 5 * 60 * 1000;
+
+/** The delay before attempt `failures + 1`, after `failures` failed attempts (≥ 1). */
+export function retryDelayMs(failures: number): number {
+  return Math.min(MAX_RETRY_DELAY_MS, 1000 * 2 ** Math.max(0, Math.min(failures - 1, 20)));
+}
+
+/** The transaction body for items, in queue order within each list. */
+export function transactionBody(items: readonly QueuedItem[]): JsonObject {
+  const events: JsonObject[] = [];
+  const ephemeral: JsonObject[] = [];
+  const toDevice: JsonObject[] = [];
+  for (const it of items) {
+    if (it.kind === "event") events.push(it.json);
+    else if (it.kind === "ephemeral") ephemeral.push(it.json);
+    else toDevice.push(it.json);
+  }
+  const body: JsonObject = { events };
+  // Omitted when empty, as the spec allows, so bridges that know only `events` see no change.
+  if (ephemeral.length > 0) {
+    body.ephemeral = ephemeral;
+    body["de.sorunome.msc2409.ephemeral"] = ephemeral;
+  }
+  if (toDevice.length > 0) {
+    body.to_device = toDevice;
+    body["de.sorunome.msc2409.to_device"] = toDevice;
+  }
+  return body;
+}
+
+/** The URL of transaction `txnId` at an appservice whose base URL is `url`. */
+export function transactionUrl(url: string, txnId: number): string {
+  return `${url}/_matrix/app/v1/transactions/${txnId}`;
+}
+
+/**
+ * Whether an appservice's answer to a transaction means it has it. Only a 2xx does:
+ * anything else (including 4xx — a bridge misconfigured for a moment) is retried with
+ * the same txnId, since dropping a transaction loses events for good.
+ */
+export function transactionAccepted(status: number): boolean {
+  return status >= 200 && status < 300;
+}
