@@ -68,6 +68,7 @@ export function signaturesBy(obj: JsonObject, userId: string): Record<string, st
 
 /** `obj` with `extra` merged into its signatures (extra wins on the same key ID). */
 export function withSignatures(obj: JsonObject, extra: Record<string, Record<string, string>>): JsonObject {
+  if (Object.keys(extra).length === 0) return obj;
   const signatures: JsonObject = isJsonObject(obj.signatures) ? { ...obj.signatures } : {};
   for (const [user, sigs] of Object.entries(extra)) {
     const existing = signatures[user];
