@@ -8,6 +8,7 @@ import type { User } from "./user.ts";
 import type { Room } from "./room.ts";
 import type { DeviceKeys } from "./device-keys.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
+import type { SyncHub } from "./sync-hub.ts";
 
 export interface Env {
   SERVER: DurableObjectNamespace<ServerActor>;
@@ -15,6 +16,7 @@ export interface Env {
   ROOM: DurableObjectNamespace<Room>;
   DEVICE_KEYS: DurableObjectNamespace<DeviceKeys>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  SYNC_HUB: DurableObjectNamespace<SyncHub>;
   /** Cross-room indexes only (aliases, room directory, user directory). */
   DB: D1Database;
   MEDIA: R2Bucket;
@@ -24,6 +26,8 @@ export interface Env {
   PUBLIC_BASEURL?: string;
   REGISTRATION_MODE?: string;
   REGISTRATION_SHARED_SECRET?: string;
+  /** Number of sync hub shards (docs/design/sync.md); default 16. */
+  SYNC_HUB_SHARDS?: string;
   RATE_LIMITS_ENABLED?: string;
   MAX_REQUEST_BYTES?: string;
   RATE_LOGIN_BURST?: string;

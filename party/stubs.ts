@@ -34,3 +34,14 @@ export function rateLimiterActor(env: Env, key: string) {
 }
 
 export const SERVER_ACTOR_NAME = "server";
+
+/** Sync hub shard `i` of `syncHubShards(env)` (docs/design/sync.md); rooms map to shards by lib/sync/hub.ts `shardOf`. */
+export function syncHubActor(env: Env, shard: number) {
+  return env.SYNC_HUB.getByName(`sync-hub-${shard}`);
+}
+
+/** How many sync hub shards there are (SYNC_HUB_SHARDS, default 16). Changing it heals: moved rooms read as unknown. */
+export function syncHubShards(env: Env): number {
+  const n = Number(env.SYNC_HUB_SHARDS ?? "");
+  return Number.isInteger(n) && n >= 1 && n <= 1024 ? n : 16;
+}

@@ -33,6 +33,9 @@ import * as push from "./user/push-rules.ts";
 import type { PusherChange } from "../lib/push/pusher.ts";
 import type { CreateRoomRequest } from "../lib/room-create.ts";
 import { UserRooms, type MembershipUpdate } from "./room/user-rooms.ts";
+import { UserSync } from "./sync/user-sync.ts";
+import type { SyncParams } from "../lib/sync/request.ts";
+import type { PublishedPosition } from "../lib/sync/position.ts";
 import schema from "../schema/user.sql";
 
 /** Lifetime of an access token issued together with a refresh token. */
@@ -400,6 +403,29 @@ export class User extends Server<Env> {
   /** From a room's outbox: this user's membership there changed. */
   async noteRoomMembership(u: MembershipUpdate): Promise<void> {
     this.#rooms().record(u);
+    this.#syncer().notify();
+  }
+
+  // ---- sync (party/sync/user-sync.ts) ---------------------------------------------------
+
+  /** GET /sync for one device; the response as JSON text (may wait up to the timeout). */
+  async sync(deviceId: string, params: SyncParams): Promise<string> {
+    return rpcErrors(() => this.#syncer().sync(deviceId, params));
+  }
+
+  /** From a sync hub shard: one of this user's rooms moved while a sync was armed. */
+  async syncWake(_rooms: Array<[string, PublishedPosition]>): Promise<void> {
+    this.#syncer().wake();
+  }
+
+  /** From this user's DeviceKeys actor (to-device, device lists): waiting syncs look again. */
+  async syncNotify(): Promise<void> {
+    this.#syncer().notify();
+  }
+
+  #sync: UserSync | undefined;
+  #syncer(): UserSync {
+    return (this.#sync ??= new UserSync(this.ctx, this.env, this.name));
   }
 
   #rooms(): UserRooms {
@@ -481,6 +507,7 @@ export class User extends Server<Env> {
   /** Deleted devices lose their E2EE keys and to-device inboxes (null: all devices). After commit. */
   async #dropDeviceKeys(deviceIds: string[] | null): Promise<void> {
     if (deviceIds !== null && deviceIds.length === 0) return;
+    this.#syncer().devicesDeleted(deviceIds);
     try {
       await deviceKeysActor(this.env, this.name).devicesDeleted(deviceIds);
     } catch (e) {
@@ -558,6 +585,7 @@ export class User extends Server<Env> {
         pos,
       );
     });
+    this.#syncer().notify();
   }
 
   /** Store a validated filter; IDs are decimal strings, never starting with "{". */

@@ -116,3 +116,19 @@ CREATE TABLE rooms (
   updated_ts INTEGER NOT NULL
 );
 CREATE INDEX rooms_by_membership ON rooms (membership);
+
+-- migration 4: sync positions (party/sync/store.ts, docs/design/sync.md)
+-- A small stable number per room, so that sync tokens name rooms compactly.
+CREATE TABLE sync_room_ids (
+  idx INTEGER PRIMARY KEY,
+  room_id TEXT NOT NULL UNIQUE
+);
+-- Full sets of room views a sync token refers to (lib/sync/position.ts encoding). Bound:
+-- the newest SYNC_CHECKPOINTS_PER_DEVICE per device are kept.
+CREATE TABLE sync_checkpoints (
+  id INTEGER PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  created_ts INTEGER NOT NULL,
+  views TEXT NOT NULL
+);
+CREATE INDEX sync_checkpoints_by_device ON sync_checkpoints (device_id, id);

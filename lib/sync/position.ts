@@ -104,3 +104,17 @@ export function decodeViews(text: string): Map<number, RoomView> | undefined {
 export function parseB36(text: string | undefined): number | undefined {
   return num(text);
 }
+
+/**
+ * Event types whose arrival moves a room up a recency-sorted room list (its bump stamp),
+ * as MSC4186 defines them: the room's creation and real messages, not state churn.
+ */
+export const BUMP_EVENT_TYPES: ReadonlySet<string> = new Set([
+  "m.room.create",
+  "m.room.message",
+  "m.room.encrypted",
+  "m.sticker",
+  "m.call.invite",
+  "m.poll.start",
+  "m.beacon_info",
+]);

@@ -9,6 +9,7 @@ import * as admin from "./admin.ts";
 import * as devices from "./devices.ts";
 import * as discovery from "./discovery.ts";
 import * as filters from "./filters.ts";
+import * as sync from "./sync.ts";
 import * as keys from "./keys-server.ts";
 import * as e2eeKeys from "./keys.ts";
 import * as toDevice from "./to-device.ts";
@@ -25,6 +26,7 @@ export { User } from "../user.ts";
 export { Room } from "../room.ts";
 export { DeviceKeys } from "../device-keys.ts";
 export { RateLimiter } from "../rate-limiter.ts";
+export { SyncHub } from "../sync-hub.ts";
 
 export const router = new Router()
   // Discovery
@@ -65,6 +67,8 @@ export const router = new Router()
   .put("/_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}", accountData.setAccountData)
   .post("/_matrix/client/v3/user/{userId}/filter", filters.createFilter)
   .get("/_matrix/client/v3/user/{userId}/filter/{filterId}", filters.getFilter)
+  // Sync (party/edge/sync.ts; docs/design/sync.md)
+  .get("/_matrix/client/v3/sync", sync.sync)
   // Push rules and pushers (party/edge/push-rules.ts, party/edge/pushers.ts)
   .get("/_matrix/client/v3/pushrules/", pushRules.getAll)
   .get("/_matrix/client/v3/pushrules/global/", pushRules.getGlobal)

@@ -1,0 +1,110 @@
+/**
+ * The Room actor's side of change notification: after each commit (never inside the
+ * write transaction), after a typing change and after a receipt, the room's position
+ * goes to its hub shard. Design: docs/design/sync.md ("The notification path").
+ *
+ * Coalescing by backpressure: at most one publish is in flight per room; changes that
+ * arrive meanwhile only mark the position dirty, and the next publish (sent when the
+ * current one returns) carries the newest position. The first change after a quiet
+ * period goes out at once, so a lone message costs no added latency.
+ */
+import { shardOf } from "../../lib/sync/hub.ts";
+import { BUMP_EVENT_TYPES, type PublishedPosition } from "../../lib/sync/position.ts";
+import type { Env } from "../env.ts";
+import { syncHubActor, syncHubShards } from "../stubs.ts";
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 30_000;
+
+export interface RoomHeadView {
+  /** The newest event's stream ordering. */
+  readonly stream: number;
+}
+
+export class RoomPublisher {
+  readonly #env: Env;
+  readonly #roomId: string;
+  readonly #head: RoomHeadView;
+  readonly #receiptPosition: () => number;
+  readonly #findBump: () => number;
+  #bump: number | undefined;
+  #typing = 0;
+  #inFlight = false;
+  #dirty = false;
+  #retryMs = RETRY_MIN_MS;
+  /** Publishes sent (tests and the cost figures). */
+  published = 0;
+
+  constructor(env: Env, roomId: string, head: RoomHeadView, receiptPosition: () => number, findBump: () => number) {
+    this.#env = env;
+    this.#roomId = roomId;
+    this.#head = head;
+    this.#receiptPosition = receiptPosition;
+    this.#findBump = findBump;
+  }
+
+  /** The room's position now. */
+  position(): PublishedPosition {
+    this.#bump ??= this.#findBump();
+    return { s: this.#head.stream, r: this.#receiptPosition(), t: this.#typing, b: this.#bump };
+  }
+
+  /** Events were committed (their stream orderings are in the head already). */
+  eventsCommitted(events: ReadonlyArray<{ type: string; stream: number }>): void {
+    for (const e of events) {
+      if (BUMP_EVENT_TYPES.has(e.type) && e.stream > (this.#bump ?? 0)) this.#bump = e.stream;
+    }
+    this.changed();
+  }
+
+  /**
+   * The typing set changed. The serial is time-based so that it keeps growing across
+   * restarts of the room (an in-memory counter would start again at 0 below what clients hold).
+   */
+  typingChanged(): void {
+    this.#typing = Math.max(this.#typing + 1, Date.now());
+    this.changed();
+  }
+
+  /** Something changed: publish now, or right after the publish in flight. */
+  changed(): void {
+    this.#dirty = true;
+    if (!this.#inFlight) void this.#run();
+  }
+
+  async #run(): Promise<void> {
+    this.#inFlight = true;
+    try {
+      while (this.#dirty) {
+        this.#dirty = false;
+        const pos = this.position();
+        try {
+          const hub = syncHubActor(this.#env, shardOf(this.#roomId, syncHubShards(this.#env)));
+          await hub.publish(this.#roomId, pos);
+          this.published++;
+          this.#retryMs = RETRY_MIN_MS;
+        } catch (e) {
+          // Positions are absolute: a retry sends whatever is newest by then.
+          console.error(`sync publish of ${this.#roomId} failed; retrying in ${this.#retryMs} ms`, e);
+          this.#dirty = true;
+          await new Promise((r) => setTimeout(r, this.#retryMs));
+          this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
+        }
+      }
+    } finally {
+      this.#inFlight = false;
+    }
+  }
+}
+
+/** The stream of the newest event that counts for recency (SQL on the room's events). */
+export function newestBumpStream(sql: SqlStorage): number {
+  const types = [...BUMP_EVENT_TYPES];
+  const row = sql
+    .exec<{ stream: number }>(
+      `SELECT stream FROM events WHERE rejection IS NULL AND type IN (${types.map(() => "?").join(", ")}) ORDER BY stream DESC LIMIT 1`,
+      ...types,
+    )
+    .toArray()[0];
+  return row?.stream ?? 0;
+}

@@ -1,0 +1,59 @@
+/**
+ * Everything sync needs inside one Room actor, behind three hooks the room calls
+ * (events committed, receipts changed, typing changed — the last subscribed here):
+ * the publisher that tells the hub shard, and the feed that answers `syncRoom`.
+ * party/room.ts holds one instance and delegates; design: docs/design/sync.md.
+ */
+import type { PublishedPosition } from "../../lib/sync/position.ts";
+import type { RoomSyncRequest, RoomSyncResult } from "../../lib/sync/response.ts";
+import type { Env } from "../env.ts";
+import { Receipts } from "../room/ephemeral.ts";
+import { onTypingChange, RoomReads } from "../room/read-api.ts";
+import type { ReadRoom } from "../room/visibility.ts";
+import { newestBumpStream, RoomPublisher } from "./publisher.ts";
+import { roomSync, type FeedSource } from "./room-feed.ts";
+
+export class RoomSyncSource {
+  readonly #room: ReadRoom;
+  readonly #publisher: RoomPublisher;
+  readonly #feedSource: FeedSource;
+
+  constructor(env: Env, room: ReadRoom) {
+    this.#room = room;
+    const receipts = new Receipts(room.sql);
+    this.#publisher = new RoomPublisher(env, room.roomId, room.head, () => receipts.position(), () => newestBumpStream(room.sql));
+    onTypingChange(room.store, () => this.#publisher.typingChanged());
+    const reads = () => new RoomReads(this.#room);
+    this.#feedSource = {
+      position: () => this.#publisher.position(),
+      typingUsers: () => reads().typingUsers().user_ids,
+      receiptsSince: (since, forUserId) => reads().receiptsSince({ since, userId: forUserId }),
+    };
+    // A room that (re)starts publishes once: it repairs a shard that missed its last
+    // publish (see the design's failure modes).
+    this.#publisher.changed();
+  }
+
+  /** After a commit (not inside it). */
+  eventsCommitted(events: ReadonlyArray<{ pdu: { type: string }; stream: number }>): void {
+    this.#publisher.eventsCommitted(events.map((e) => ({ type: e.pdu.type, stream: e.stream })));
+  }
+
+  /** After a receipt was stored. */
+  receiptsChanged(): void {
+    this.#publisher.changed();
+  }
+
+  position(): PublishedPosition {
+    return this.#publisher.position();
+  }
+
+  feed(req: RoomSyncRequest): RoomSyncResult {
+    return roomSync(this.#room, this.#feedSource, req);
+  }
+
+  /** Publishes sent so far (tests, cost figures). */
+  get published(): number {
+    return this.#publisher.published;
+  }
+}

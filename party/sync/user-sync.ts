@@ -1,0 +1,353 @@
+/**
+ * /sync v2 on the User actor's side: decode the client's token, find the rooms that
+ * moved (memberships here, joined rooms via the hub shards), ask those rooms, add
+ * account data and the E2EE parts, answer with a new token — or wait for a wake-up.
+ * https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3sync
+ * Design, tokens and costs: docs/design/sync.md.
+ *
+ * Attempts run one at a time per user (a sync mutex): two devices syncing at once
+ * must not interleave their reads of the same tables. Waiting happens outside it.
+ */
+import { MatrixError } from "../../lib/errors.ts";
+import { eventMatchesFilter } from "../../lib/event-filter.ts";
+import { validateFilter, type Filter } from "../../lib/filter.ts";
+import type { JsonObject } from "../../lib/json.ts";
+import { shardOf } from "../../lib/sync/hub.ts";
+import { planSync, type MembershipRow } from "../../lib/sync/plan.ts";
+import { isAhead, isSyncMembership, type PublishedPosition, type RoomPosition, type RoomView } from "../../lib/sync/position.ts";
+import { roomAllowed, subFilterAllows, syncFilter, type SyncFilter, type SyncParams } from "../../lib/sync/request.ts";
+import { LazyMemberCache } from "../../lib/sync/lazy-members.ts";
+import { assembleResponse, hasNews, type RoomSyncRequest, type RoomSyncResult, type SyncParts } from "../../lib/sync/response.ts";
+import { decodeSyncToken, encodeSyncToken, nextInline, tokenViews, type SyncToken } from "../../lib/sync/token.ts";
+import type { Env } from "../env.ts";
+import { deviceKeysActor, roomActor, syncHubActor, syncHubShards } from "../stubs.ts";
+import { Signal } from "./signal.ts";
+import { SyncStore } from "./store.ts";
+
+/** Rooms asked at once during one sync. */
+const ROOM_CONCURRENCY = 32;
+
+/**
+ * The DeviceKeys actor's sync RPC (party/device-keys.ts `syncState`), typed here without
+ * the recursive event JSON that workers-types cannot map through an RPC stub.
+ */
+interface E2eeSyncRpc {
+  syncState(
+    deviceId: string,
+    p: { toDeviceSince: number; deviceListSince: number },
+  ): Promise<{
+    toDevice: { events: JsonObject[]; next: number; more: boolean };
+    deviceLists: { changed: string[]; left: string[]; pos: number };
+    oneTimeKeyCounts: Record<string, number>;
+    unusedFallbackKeyTypes: string[];
+  }>;
+}
+
+interface Attempt {
+  json: string;
+  token: string;
+  news: boolean;
+  commit(): void;
+}
+
+/** The token's views: by room ID (for the plan) and by index (for the next token). */
+interface Resolved {
+  token: SyncToken;
+  text: string;
+  byIdx: Map<number, RoomView>;
+  checkpointViews: Map<number, RoomView>;
+}
+
+export class UserSync {
+  readonly #store: SyncStore;
+  readonly #lazy = new LazyMemberCache();
+  readonly #signal = new Signal();
+  readonly #seeds = new Map<string, PublishedPosition>();
+  #lock: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly env: Env,
+    private readonly userId: string,
+  ) {
+    this.#store = new SyncStore(ctx.storage.sql);
+  }
+
+  /** A hub shard saw one of this user's rooms move (the user was armed there). */
+  wake(): void {
+    this.#signal.fire();
+  }
+
+  /** Something local changed (account data, a membership, to-device, device lists). */
+  notify(): void {
+    this.#signal.fire();
+  }
+
+  /** Long-polls waiting now. */
+  get waiting(): number {
+    return this.#signal.waiting;
+  }
+
+  devicesDeleted(deviceIds: string[] | null): void {
+    this.#store.deleteDevices(deviceIds);
+    for (const d of deviceIds ?? []) this.#lazy.forget(d);
+  }
+
+  /** GET /sync for one device: the response as JSON text. */
+  async sync(deviceId: string, p: SyncParams): Promise<string> {
+    const sf = syncFilter(this.#filter(p.filter));
+    let since = p.since;
+    if (since !== undefined && !decodeSyncToken(since)) throw new MatrixError("M_INVALID_PARAM", 400, "Unknown 'since' token");
+    // An initial sync and full_state answer at once (spec: full_state ignores timeout).
+    const deadline = Date.now() + (since === undefined || p.fullState ? 0 : p.timeoutMs);
+    for (;;) {
+      const generation = this.#signal.generation;
+      const a = await this.#exclusive(() => this.#attempt(deviceId, since, p, sf, deadline));
+      a.commit();
+      if (a.news || Date.now() >= deadline) return a.json;
+      // Nothing for the client: what moved (if anything) was filtered out, so continue
+      // from the new token and wait for the next change.
+      since = a.token;
+      await this.#signal.wait(generation, deadline);
+    }
+  }
+
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn);
+    this.#lock = run.catch(() => {});
+    return run;
+  }
+
+  #filter(ref: SyncParams["filter"]): Filter | undefined {
+    if (ref === undefined) return undefined;
+    if ("inline" in ref) return ref.inline;
+    const row = /^\d{1,15}$/.test(ref.id)
+      ? this.ctx.storage.sql.exec<{ filter: string }>("SELECT filter FROM filters WHERE filter_id = ?", Number(ref.id)).toArray()[0]
+      : undefined;
+    if (!row) throw new MatrixError("M_INVALID_PARAM", 400, `Unknown filter ${ref.id}`);
+    return validateFilter(JSON.parse(row.filter));
+  }
+
+  /** The token's views, or undefined when it expired (its checkpoint was collected) or is another device's. */
+  #resolve(deviceId: string, text: string | undefined): Resolved | undefined {
+    const token = text === undefined ? undefined : decodeSyncToken(text);
+    if (!token || text === undefined) return undefined;
+    const checkpointViews = this.#store.checkpoint(token.checkpoint, deviceId);
+    if (!checkpointViews) return undefined;
+    return { token, text, byIdx: tokenViews(checkpointViews, token.inline), checkpointViews };
+  }
+
+  async #attempt(deviceId: string, sinceText: string | undefined, p: SyncParams, sf: SyncFilter, deadline: number): Promise<Attempt> {
+    const resolved = this.#resolve(deviceId, sinceText);
+    const views = resolved ? this.#byRoom(resolved.byIdx) : undefined;
+    const rows = this.#memberships();
+    const plan = planSync({ rows, views, includeLeave: sf.includeLeave, fullState: p.fullState, roomAllowed: (r) => roomAllowed(sf, r) });
+    const moved = await this.#pollHubs(plan.poll, deadline);
+    for (const [roomId, v] of moved) plan.fetch.set(roomId, v);
+
+    const accountSince = resolved?.token.accountData ?? 0;
+    const [results, e2ee] = await Promise.all([
+      this.#fetchRooms(deviceId, plan.fetch, p, sf),
+      (deviceKeysActor(this.env, this.userId) as unknown as E2eeSyncRpc)
+        .syncState(deviceId, { toDeviceSince: resolved?.token.toDevice ?? 0, deviceListSince: resolved?.token.deviceLists ?? 0 })
+        .catch((e: unknown) => {
+          console.error("sync: E2EE state unavailable", e);
+          return undefined;
+        }),
+    ]);
+
+    // New views: the rooms' answers; rooms the client is told nothing about keep theirs.
+    const lazy = this.#lazy.begin(deviceId, resolved?.text);
+    const newViews = new Map(views ?? []);
+    const parts: SyncParts["rooms"] = [];
+    const roomData = this.#roomAccountData(accountSince, sf);
+    for (const [roomId, since, result] of results) {
+      if (result.memberStream === 0 && !views?.has(roomId)) continue; // never a member
+      const pos = result.position;
+      newViews.set(roomId, { m: result.membership, ms: result.memberStream, s: pos.s, r: pos.r, t: pos.t });
+      if (result.membership === "join" && since === null) lazy.reset(roomId);
+      if (result.lazyMembers) result.lazyMembers = lazy.filter(roomId, result.lazyMembers, sf.state.include_redundant_members === true);
+      if (result.ephemeral) result.ephemeral = result.ephemeral.filter((e) => eventMatchesFilter(sf.ephemeral, { type: String(e.type), sender: "", content: {} }));
+      const present = result.membership === "join" || result.membership === "leave" || result.membership === "ban";
+      parts.push({ roomId, result, accountData: present ? (roomData.get(roomId) ?? []) : [] });
+      roomData.delete(roomId);
+    }
+    for (const row of rows) {
+      if (!newViews.has(row.roomId)) newViews.set(row.roomId, { m: row.membership, ms: row.memberStream, s: 0, r: 0, t: 0 });
+    }
+    const accountDataOnly: SyncParts["roomAccountDataOnly"] = [];
+    for (const [roomId, events] of roomData) {
+      const v = views?.get(roomId);
+      if (v && (v.m === "join" || v.m === "leave" || v.m === "ban")) accountDataOnly.push({ roomId, membership: v.m, accountData: events });
+    }
+
+    const token = this.#nextToken(deviceId, resolved, newViews, {
+      accountData: this.#counter("account_data"),
+      toDevice: e2ee?.toDevice.next ?? resolved?.token.toDevice ?? 0,
+      deviceLists: e2ee?.deviceLists.pos ?? resolved?.token.deviceLists ?? 0,
+    });
+    const initial = resolved === undefined;
+    const response = assembleResponse({
+      nextBatch: token,
+      rooms: parts,
+      roomAccountDataOnly: accountDataOnly,
+      accountData: this.#globalAccountData(accountSince, sf),
+      toDevice: e2ee?.toDevice.events ?? [],
+      // A first sync has no device-list changes to report: the client queries what it needs.
+      deviceLists: initial || !e2ee ? { changed: [], left: [] } : { changed: e2ee.deviceLists.changed, left: e2ee.deviceLists.left },
+      oneTimeKeyCounts: e2ee?.oneTimeKeyCounts,
+      fallbackKeyTypes: e2ee?.unusedFallbackKeyTypes,
+    });
+    return {
+      json: JSON.stringify(response),
+      token,
+      news: initial || p.fullState || hasNews(response),
+      commit: () => lazy.commit(token),
+    };
+  }
+
+  #byRoom(byIdx: ReadonlyMap<number, RoomView>): Map<string, RoomView> {
+    const out = new Map<string, RoomView>();
+    for (const [idx, v] of byIdx) {
+      const roomId = this.#store.roomOf(idx);
+      if (roomId !== undefined) out.set(roomId, v);
+    }
+    return out;
+  }
+
+  #memberships(): MembershipRow[] {
+    return this.ctx.storage.sql
+      .exec<{ room_id: string; membership: string; stream: number }>("SELECT room_id, membership, stream FROM rooms WHERE forgotten = 0")
+      .toArray()
+      .flatMap((r) => (isSyncMembership(r.membership) ? [{ roomId: r.room_id, membership: r.membership, memberStream: r.stream }] : []));
+  }
+
+  /**
+   * Asks the hub shards which joined rooms moved past the client's views (≤ one RPC per
+   * shard), arming this user where nothing did; rooms a shard does not know are asked
+   * directly and their positions seed the shard on the next poll.
+   */
+  async #pollHubs(rooms: Array<[string, RoomView]>, deadline: number): Promise<Array<[string, RoomPosition]>> {
+    if (rooms.length === 0) return [];
+    const shards = syncHubShards(this.env);
+    const byShard = new Map<number, Array<[string, RoomPosition]>>();
+    for (const [roomId, v] of rooms) {
+      const s = shardOf(roomId, shards);
+      let list = byShard.get(s);
+      if (!list) byShard.set(s, (list = []));
+      list.push([roomId, { s: v.s, r: v.r, t: v.t }]);
+    }
+    const views = new Map(rooms);
+    const moved: Array<[string, RoomPosition]> = [];
+    const unknown: string[] = [];
+    await Promise.all(
+      [...byShard].map(async ([shard, known]) => {
+        const seeds: Array<[string, PublishedPosition]> = [];
+        for (const [roomId] of known) {
+          const seed = this.#seeds.get(roomId);
+          if (seed) seeds.push([roomId, seed]);
+          this.#seeds.delete(roomId);
+        }
+        try {
+          const r = await syncHubActor(this.env, shard).poll(this.userId, known, seeds, deadline);
+          for (const roomId of r.changed) moved.push([roomId, views.get(roomId)!]);
+          unknown.push(...r.unknown);
+        } catch (e) {
+          console.error(`sync: hub shard ${shard} unavailable; asking its rooms`, e);
+          unknown.push(...known.map(([roomId]) => roomId));
+        }
+      }),
+    );
+    await forEachLimited(unknown, ROOM_CONCURRENCY, async (roomId) => {
+      const pos = await roomActor(this.env, roomId).syncPosition().catch(() => undefined);
+      if (!pos) return;
+      this.#seeds.set(roomId, pos);
+      const v = views.get(roomId)!;
+      if (isAhead(pos, v)) moved.push([roomId, v]);
+    });
+    return moved;
+  }
+
+  async #fetchRooms(
+    deviceId: string,
+    fetch: Map<string, RoomPosition | null>,
+    p: SyncParams,
+    sf: SyncFilter,
+  ): Promise<Array<[string, RoomPosition | null, RoomSyncResult]>> {
+    const out: Array<[string, RoomPosition | null, RoomSyncResult]> = [];
+    const ephemeralWanted = ["m.typing", "m.receipt"].some((type) => eventMatchesFilter(sf.ephemeral, { type, sender: "", content: {} }));
+    await forEachLimited([...fetch], ROOM_CONCURRENCY, async ([roomId, since]) => {
+      const req: RoomSyncRequest = {
+        userId: this.userId,
+        deviceId,
+        since: since && { s: since.s, r: since.r, t: since.t },
+        fullState: p.fullState,
+        timeline: subFilterAllows(sf.timeline, roomId) ? sf.timeline : { ...sf.timeline, limit: 0 },
+        state: subFilterAllows(sf.state, roomId) ? sf.state : { ...sf.state, types: [] },
+        ephemeral: ephemeralWanted && subFilterAllows(sf.ephemeral, roomId),
+      };
+      try {
+        out.push([roomId, since, JSON.parse(await roomActor(this.env, roomId).syncRoom(req)) as RoomSyncResult]);
+      } catch (e) {
+        // The room keeps the client's old view and is asked again next time.
+        console.error(`sync: room ${roomId} unavailable`, e);
+      }
+    });
+    return out;
+  }
+
+  #accountDataRows(since: number) {
+    return this.ctx.storage.sql
+      .exec<{ room_id: string; type: string; content: string }>(
+        "SELECT room_id, type, content FROM account_data WHERE stream_pos > ? ORDER BY stream_pos",
+        since,
+      )
+      .toArray();
+  }
+
+  #globalAccountData(since: number, sf: SyncFilter): JsonObject[] {
+    return this.#accountDataRows(since)
+      .filter((r) => r.room_id === "" && eventMatchesFilter(sf.accountData, { type: r.type, sender: this.userId, content: {} }))
+      .map((r) => ({ type: r.type, content: JSON.parse(r.content) as JsonObject }));
+  }
+
+  #roomAccountData(since: number, sf: SyncFilter): Map<string, JsonObject[]> {
+    const out = new Map<string, JsonObject[]>();
+    for (const r of this.#accountDataRows(since)) {
+      if (r.room_id === "" || !subFilterAllows(sf.roomAccountData, r.room_id)) continue;
+      if (!eventMatchesFilter(sf.roomAccountData, { type: r.type, sender: this.userId, content: {} })) continue;
+      let list = out.get(r.room_id);
+      if (!list) out.set(r.room_id, (list = []));
+      list.push({ type: r.type, content: JSON.parse(r.content) as JsonObject });
+    }
+    return out;
+  }
+
+  #counter(name: string): number {
+    return this.ctx.storage.sql.exec<{ value: number }>("SELECT value FROM counters WHERE name = ?", name).toArray()[0]?.value ?? 0;
+  }
+
+  /** The token after this response: the same checkpoint plus inline views, or a new checkpoint. */
+  #nextToken(
+    deviceId: string,
+    resolved: Resolved | undefined,
+    views: ReadonlyMap<string, RoomView>,
+    scalars: Pick<SyncToken, "accountData" | "toDevice" | "deviceLists">,
+  ): string {
+    return this.ctx.storage.transactionSync(() => {
+      const byIdx = new Map<number, RoomView>();
+      for (const [roomId, v] of views) byIdx.set(this.#store.indexOf(roomId), v);
+      const inline = resolved ? nextInline(resolved.checkpointViews, byIdx) : undefined;
+      if (resolved && inline) return encodeSyncToken({ ...scalars, checkpoint: resolved.token.checkpoint, inline });
+      return encodeSyncToken({ ...scalars, checkpoint: this.#store.writeCheckpoint(deviceId, byIdx), inline: new Map() });
+    });
+  }
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
