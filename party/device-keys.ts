@@ -281,6 +281,7 @@ export class DeviceKeys extends Server<Env> {
     this.#store.tx(() => {
       if (this.#store.one("SELECT 1 AS x FROM device_list_tracked WHERE user_id = ?", userId)) lists.recordChange(this.#store, userId, "changed");
     });
+    this.#notifySync();
   }
 
   /** From the User actor after it deleted devices (null: all of them). */
@@ -304,7 +305,15 @@ export class DeviceKeys extends Server<Env> {
     await this.flushOutbox();
   }
 
+  /** This user's waiting /sync long-polls look again (docs/design/sync.md). Not awaited. */
+  #notifySync(): void {
+    userActor(this.env, this.name)
+      .syncNotify()
+      .catch((e: unknown) => console.error("sync notify", e));
+  }
+
   #afterCommit(): void {
+    this.#notifySync();
     if (lists.nextDue(this.#store) === null) return;
     // The alarm is the safety net if this actor is evicted before the deliveries finish.
     void this.ctx.storage.setAlarm(Date.now() + OUTBOX_SAFETY_MS);
@@ -347,7 +356,9 @@ export class DeviceKeys extends Server<Env> {
   /** From a sender's actor (or this one): store messages for this user's devices. */
   async deliverToDevice(d: inbox.Delivery): Promise<{ full: string[] }> {
     const devices = (await userActor(this.env, this.name).listDevices()).map((x) => x.device_id);
-    return this.#store.tx(() => inbox.deliver(this.#store, d, devices));
+    const result = this.#store.tx(() => inbox.deliver(this.#store, d, devices));
+    this.#notifySync();
+    return result;
   }
 
   /** Messages for `deviceId` after position `since`; nothing is deleted (see ackToDevice). */
