@@ -1,5 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import type { Plugin } from "vite";
+import { readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
 
 /** Schema files are imported as text, as wrangler's `[[rules]] type = "Text"` does in the real build. */
@@ -35,6 +36,8 @@ export default defineConfig({
                 RATE_LIMITS_ENABLED: "false",
                 REGISTRATION_MODE: "open",
                 REGISTRATION_SHARED_SECRET: "test-shared-secret",
+                // Appservices of tests/workers/appservice-*.test.ts (their HTTP is stubbed there).
+                APPSERVICE_REGISTRATIONS: readFileSync("./tests/workers/appservice-registrations.json", "utf8"),
               },
             },
           })),

@@ -45,7 +45,13 @@ export type MatrixErrcode =
   | "M_UNKNOWN_POS"
   | "M_PROFILE_TOO_LARGE"
   | "M_INVALID_SIGNATURE"
-  | "M_WRONG_ROOM_KEYS_VERSION";
+  | "M_WRONG_ROOM_KEYS_VERSION"
+  // Application services (appservice ping, registration)
+  | "M_URL_NOT_SET"
+  | "M_BAD_STATUS"
+  | "M_CONNECTION_FAILED"
+  | "M_CONNECTION_TIMEOUT"
+  | "M_APPSERVICE_LOGIN_UNSUPPORTED";
 
 export class MatrixError extends Error {
   constructor(

@@ -8,6 +8,10 @@ import type { User } from "./user.ts";
 import type { Room } from "./room.ts";
 import type { DeviceKeys } from "./device-keys.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
+import type { Appservice } from "./appservice.ts";
+import { parseRegistrationsVar } from "../lib/appservice/config.ts";
+import { RegistrationError } from "../lib/appservice/registration.ts";
+import type { AppserviceRegistry } from "../lib/appservice/registry.ts";
 import type { SyncHub } from "./sync-hub.ts";
 
 export interface Env {
@@ -16,6 +20,8 @@ export interface Env {
   ROOM: DurableObjectNamespace<Room>;
   DEVICE_KEYS: DurableObjectNamespace<DeviceKeys>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** One per appservice registration id: its transaction queue (party/appservice.ts). */
+  APPSERVICE: DurableObjectNamespace<Appservice>;
   SYNC_HUB: DurableObjectNamespace<SyncHub>;
   /** Cross-room indexes only (aliases, room directory, user directory). */
   DB: D1Database;
@@ -26,6 +32,8 @@ export interface Env {
   PUBLIC_BASEURL?: string;
   REGISTRATION_MODE?: string;
   REGISTRATION_SHARED_SECRET?: string;
+  /** Appservice registrations as JSON (docs/appservices.md); a secret, since it holds tokens. */
+  APPSERVICE_REGISTRATIONS?: string;
   /** Number of sync hub shards (docs/design/sync.md); default 16. */
   SYNC_HUB_SHARDS?: string;
   RATE_LIMITS_ENABLED?: string;
@@ -101,9 +109,29 @@ export function loadConfig(env: Env): Config {
   let config = cache.get(env);
   if (!config) {
     config = parseConfig(env);
+    // Registrations are checked with the rest: a bad one fails every request, loudly.
+    registries.set(env, parseAppservices(env, config.serverName));
     cache.set(env, config);
   }
   return config;
+}
+
+const registries = new WeakMap<object, AppserviceRegistry>();
+
+/** The appservice registrations (APPSERVICE_REGISTRATIONS), checked once per env object. */
+export function loadAppservices(env: Env): AppserviceRegistry {
+  loadConfig(env);
+  return registries.get(env)!;
+}
+
+/** Same parser as the Node scripts (lib/appservice/config.ts); its errors name file and field. */
+export function parseAppservices(env: Partial<Env>, serverName: string): AppserviceRegistry {
+  try {
+    return parseRegistrationsVar(env.APPSERVICE_REGISTRATIONS, serverName);
+  } catch (e) {
+    if (e instanceof RegistrationError) throw new ConfigError(`appservice registration ${e.message}`);
+    throw e;
+  }
 }
 
 export function parseConfig(env: Partial<Env>): Config {

@@ -21,7 +21,8 @@ import { stateKey } from "../lib/pdu.ts";
 import type { MemberProfile, StateTemplate } from "../lib/room-create.ts";
 import { roomVersionRules, type RoomVersionRules } from "../lib/room-versions.ts";
 import { rpcErrors } from "./edge/http.ts";
-import { loadConfig, type Env } from "./env.ts";
+import { RoomAppservices } from "./appservice/room-hook.ts";
+import { loadAppservices, loadConfig, type Env } from "./env.ts";
 import { applyMigrations } from "./migrations.ts";
 import { creatableRules } from "./room/create.ts";
 import { maySeeEvent, messageIntent, readableState, redactionIntent, stateEventAt, stateEvents, stateIntent, toClientEvent } from "./room/events.ts";
@@ -63,6 +64,7 @@ interface Loaded {
 export class Room extends Server<Env> {
   readonly store: RoomStore;
   #loaded: Loaded | undefined;
+  #appservices: RoomAppservices | undefined | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -93,6 +95,7 @@ export class Room extends Server<Env> {
       const intents: Intent[] = p.events.map((e) => ({ sender: creator, type: e.type, stateKey: e.stateKey, content: e.content }));
       const { head, events } = await writeNewRoom(this.#context(rules), this.store, { pdu, wire: p.createEvent }, intents);
       this.#loaded = { rules, head, writer: this.#writer(rules, head) };
+      this.#appserviceHook()?.committed(events);
       void this.#deliver();
       const join = events.find((e) => e.pdu.type === "m.room.member" && e.pdu.state_key === creator)!;
       return { room_id: this.name, event_id: join.pdu.event_id, stream: join.stream, membership: "join" };
@@ -160,19 +163,20 @@ export class Room extends Server<Env> {
 
   // ---- events -----------------------------------------------------------------------
 
-  async send(p: { sender: string; deviceId: string; type: string; content: JsonObject; txnId: string }): Promise<{ event_id: string }> {
+  /** `originServerTs`: an appservice's `ts` (timestamp massaging), checked by the edge. */
+  async send(p: { sender: string; deviceId: string; type: string; content: JsonObject; txnId: string; originServerTs?: number }): Promise<{ event_id: string }> {
     return rpcErrors(async () => {
       if (p.type === "m.room.redaction" && typeof p.content.redacts === "string") {
         return this.redact({ ...p, eventId: p.content.redacts, reason: typeof p.content.reason === "string" ? p.content.reason : undefined });
       }
-      const a = await this.#submit(messageIntent(p.sender, p.deviceId, p.type, p.content, p.txnId));
+      const a = await this.#submit({ ...messageIntent(p.sender, p.deviceId, p.type, p.content, p.txnId), originServerTs: p.originServerTs });
       return { event_id: a.eventId };
     });
   }
 
-  async setState(p: { sender: string; type: string; stateKey: string; content: JsonObject }): Promise<{ event_id: string }> {
+  async setState(p: { sender: string; type: string; stateKey: string; content: JsonObject; originServerTs?: number }): Promise<{ event_id: string }> {
     return rpcErrors(async () => {
-      const a = await this.#submit(stateIntent(p.sender, p.type, p.stateKey, p.content));
+      const a = await this.#submit({ ...stateIntent(p.sender, p.type, p.stateKey, p.content), originServerTs: p.originServerTs });
       if (p.type === "m.room.member") await this.#deliver();
       return { event_id: a.eventId };
     });
@@ -281,12 +285,21 @@ export class Room extends Server<Env> {
 
   #writer(rules: RoomVersionRules, head: RoomHead): WritePath {
     return new WritePath(this.#context(rules), this.store, head, (events) => {
+      this.#appserviceHook()?.committed(events);
       if (events.some((e) => e.outbox.length > 0)) void this.#deliver();
     });
   }
 
   #context(rules: RoomVersionRules): WriteContext {
-    return { rules, roomId: this.name, serverName: this.#serverName(), key: () => this.#key() };
+    return { rules, roomId: this.name, serverName: this.#serverName(), key: () => this.#key(), appservices: this.#appserviceHook() };
+  }
+
+  /** Appservice interest (party/appservice/room-hook.ts); undefined when no registration wants traffic. */
+  #appserviceHook(): RoomAppservices | undefined {
+    if (this.#appservices === null) {
+      this.#appservices = RoomAppservices.for(loadAppservices(this.env), this.#serverName(), this.name, () => this.store.joinedMembers());
+    }
+    return this.#appservices;
   }
 
   #serverName(): string {

@@ -35,6 +35,11 @@ export function rateLimiterActor(env: Env, key: string) {
 
 export const SERVER_ACTOR_NAME = "server";
 
+/** The Appservice actor of a registration, named by the registration's `id`. */
+export function appserviceActor(env: Env, appserviceId: string) {
+  return env.APPSERVICE.getByName(appserviceId);
+}
+
 /** Sync hub shard `i` of `syncHubShards(env)` (docs/design/sync.md); rooms map to shards by lib/sync/hub.ts `shardOf`. */
 export function syncHubActor(env: Env, shard: number) {
   return env.SYNC_HUB.getByName(`sync-hub-${shard}`);

@@ -166,7 +166,7 @@ export class User extends Server<Env> {
   }
 
   #create(
-    hash: string,
+    hash: string | null,
     admin: boolean,
     device: NewDevice,
     tokens: Issued | null,
@@ -186,6 +186,39 @@ export class User extends Server<Env> {
       // Without a chosen one, the display name starts as the localpart (as Synapse does).
       this.#sql("INSERT INTO profile (key, value) VALUES ('displayname', ?)", JSON.stringify(displayname || this.#localpart()));
       return tokens ? this.#startSession(device, tokens) : { user_id: this.name };
+    });
+  }
+
+  // ---- appservices (party/edge/auth.ts, party/edge/appservice.ts) ------------------------
+
+  /** m.login.application_service registration: no password, no UIA (the edge checked as_token and namespace). */
+  async appserviceRegister(p: { device: NewDevice; inhibitLogin: boolean }): Promise<Session | { user_id: string }> {
+    return rpcErrors(async () => {
+      if (this.#account()) throw new MatrixError("M_USER_IN_USE", 400, "User ID already taken");
+      const tokens = p.inhibitLogin ? null : await issue(this.#localpart(), p.device.refreshable);
+      return this.#create(null, false, p.device, tokens);
+    });
+  }
+
+  /** An appservice user's account state; with `create`, an absent account is made first (the sender, on first use). */
+  async appserviceAccount(create: boolean): Promise<"active" | "deactivated" | "absent"> {
+    return rpcErrors(() => {
+      if (!this.#account() && create) this.#create(null, false, { refreshable: false }, null);
+      const a = this.#account();
+      return !a ? "absent" : a.deactivated_ts ? "deactivated" : "active";
+    });
+  }
+
+  /** m.login.application_service login: a new device and access token for an active account. */
+  async appserviceLogin(device: NewDevice): Promise<Session> {
+    return rpcErrors(async () => {
+      const tokens = await issue(this.#localpart(), device.refreshable);
+      return this.ctx.storage.transactionSync(() => {
+        const a = this.#account();
+        if (!a) throw new MatrixError("M_FORBIDDEN", 403, "This user is not registered");
+        if (a.deactivated_ts) throw deactivated();
+        return this.#startSession(device, tokens);
+      });
     });
   }
 

@@ -11,6 +11,9 @@
 //   PARLEY_DATA_DIR   where local state lives (.data)
 //   SERVER_NAME, PUBLIC_BASEURL, REGISTRATION_MODE, REGISTRATION_SHARED_SECRET,
 //   RATE_LIMITS_ENABLED, MAX_REQUEST_BYTES, RATE_* — passed to the Worker as vars.
+//   PARLEY_APPSERVICES appservice registration files or directories, comma-separated
+//                     (docs/appservices.md); checked before start, handed over as the
+//                     APPSERVICE_REGISTRATIONS secret.
 //
 // This is the local development profile: registration is `open` unless
 // REGISTRATION_MODE says otherwise (wrangler.toml's deployed default is `closed`).
@@ -59,9 +62,27 @@ if (!secret) {
   }
   secret = readFileSync(secretFile, "utf8").trim();
 }
+// Appservice registrations: parsed and checked by the server's own parser (lib/appservice,
+// through scripts/appservice-config.ts) before anything starts; a bad one stops here.
+let appservices = "";
+if (process.env.PARLEY_APPSERVICES) {
+  const tsx = join(root, "node_modules", "tsx", "dist", "cli.mjs");
+  const check = spawnSync(
+    process.execPath,
+    [tsx, join(root, "scripts", "appservice-config.ts"), "--server-name", vars.SERVER_NAME, process.env.PARLEY_APPSERVICES],
+    { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+  );
+  if (check.status !== 0) fail("PARLEY_APPSERVICES: refusing to start with an invalid appservice registration (see above)");
+  // Single-quoted in the env file; quotes and `$` (variable expansion) escaped the JSON way.
+  appservices = check.stdout.trim().replaceAll("'", "\\u0027").replaceAll("$", "\\u0024");
+}
 // Secrets go to wrangler in a file, not on the command line where `ps` shows them.
 const secretsEnv = join(dataDir, "secrets.env");
-writeFileSync(secretsEnv, `REGISTRATION_SHARED_SECRET=${secret}\n`, { mode: 0o600 });
+writeFileSync(
+  secretsEnv,
+  `REGISTRATION_SHARED_SECRET=${secret}\n` + (appservices ? `APPSERVICE_REGISTRATIONS='${appservices}'\n` : ""),
+  { mode: 0o600 },
+);
 chmodSync(secretsEnv, 0o600);
 
 const childEnv = {

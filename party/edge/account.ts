@@ -15,6 +15,7 @@ import type { UiaConfig } from "../../lib/uia.ts";
 import type { RegistrationMode } from "../env.ts";
 import { serverActor, userActor } from "../stubs.ts";
 import { registrationSessionLocalpart, type NewDevice, type UiaReply } from "../user.ts";
+import { appserviceCaller, appserviceLogin, appserviceRegister, APPSERVICE_LOGIN, asksForAppserviceLogin, refuseExclusiveUser } from "./appservice.ts";
 import { authenticate } from "./auth.ts";
 import { json, readBody, readJsonObject } from "./http.ts";
 import { rateLimit } from "./rate-limit.ts";
@@ -139,6 +140,7 @@ export async function registerAvailable(r: EdgeRequest): Promise<Response> {
   await rateLimit(r, "register");
   const username = r.url.searchParams.get("username");
   if (username === null) throw new MatrixError("M_MISSING_PARAM", 400, "Missing 'username'");
+  refuseExclusiveUser(r, username);
   const localpart = usableLocalpart(username, r.config.serverName);
   if (await userActor(r.env, `@${localpart}:${r.config.serverName}`).isRegistered()) {
     throw new MatrixError("M_USER_IN_USE", 400, "User ID already taken");
@@ -148,13 +150,18 @@ export async function registerAvailable(r: EdgeRequest): Promise<Response> {
 
 // POST /_matrix/client/v3/register
 export async function register(r: EdgeRequest): Promise<Response> {
+  // An appservice registering a user in its namespace: no UIA, no rate limit (party/edge/appservice.ts).
+  const appservice = await appserviceCaller(r, { lenient: true });
+  if (appservice) return appserviceRegister(r, appservice);
   await rateLimit(r, "register");
   const kind = r.url.searchParams.get("kind") ?? "user";
   if (kind === "guest") throw new MatrixError("M_GUEST_ACCESS_FORBIDDEN", 403, "Guest accounts are not supported");
   if (kind !== "user") throw new MatrixError("M_INVALID_PARAM", 400, "'kind' must be 'user' or 'guest'");
   if (r.config.registrationMode === "closed") throw new MatrixError("M_FORBIDDEN", 403, "Registration is disabled");
   const b = await body(r);
+  if (asksForAppserviceLogin(b)) throw new MatrixError("M_MISSING_TOKEN", 401, `${APPSERVICE_LOGIN} needs the application service's as_token`);
   const username = opt(b, "username", "string");
+  if (username !== undefined) refuseExclusiveUser(r, username);
   const password = opt(b, "password", "string");
   const inhibitLogin = opt(b, "inhibit_login", "boolean") ?? false;
   const device = deviceFields(b);
@@ -207,12 +214,15 @@ export function loginFlows(): Response {
 
 // POST /_matrix/client/v3/login
 export async function login(r: EdgeRequest): Promise<Response> {
-  await rateLimit(r, "login");
+  // Appservices log their users in without a rate limit (party/edge/appservice.ts).
+  if (!(await appserviceCaller(r, { lenient: true }))) await rateLimit(r, "login");
   const b = await body(r);
   const type = req(b, "type", "string");
   const device = deviceFields(b);
   let session;
-  if (type === "m.login.password") {
+  if (type === APPSERVICE_LOGIN) {
+    session = await appserviceLogin(r, b);
+  } else if (type === "m.login.password") {
     const password = req(b, "password", "string");
     const identifier = opt(b, "identifier", "object");
     let user: string | undefined;
@@ -276,7 +286,8 @@ export async function logoutAll(r: EdgeRequest): Promise<Response> {
 // GET /_matrix/client/v3/account/whoami
 export async function whoami(r: EdgeRequest): Promise<Response> {
   const me = await authenticate(r);
-  return json({ user_id: me.userId, device_id: me.deviceId, is_guest: false });
+  // Appservice requests have no device: device_id is then omitted (spec: whoami).
+  return json({ user_id: me.userId, ...(me.deviceId ? { device_id: me.deviceId } : {}), is_guest: false });
 }
 
 // ---- password and deactivation ---------------------------------------------------------------

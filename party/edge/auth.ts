@@ -5,8 +5,12 @@
  * a revoked token fails on its very next use.
  * https://spec.matrix.org/v1.19/client-server-api/#client-authentication
  */
-import { parseToken, hashToken } from "../../lib/access-token.ts";
-import { MatrixError } from "../../lib/errors.ts";
+import { constantTimeEqual, parseToken, hashToken } from "../../lib/access-token.ts";
+import type { Registration } from "../../lib/appservice/registration.ts";
+import { mayMasquerade, senderOf, type AppserviceRegistry } from "../../lib/appservice/registry.ts";
+import { forbidden, MatrixError } from "../../lib/errors.ts";
+import { parseUserId } from "../../lib/identifiers.ts";
+import { loadAppservices } from "../env.ts";
 import { userActor } from "../stubs.ts";
 import type { EdgeRequest } from "./router.ts";
 
@@ -16,6 +20,11 @@ export interface Requester {
   admin: boolean;
   /** The raw token, for endpoints that act on it (logout). */
   accessToken: string;
+  /**
+   * Set when the token is an appservice's as_token: the request acts as the appservice's
+   * sender or the user it asserts (`user_id`). `deviceId` is then "" (no device).
+   */
+  appservice?: { id: string; rateLimited: boolean };
 }
 
 /** The token as sent, or null when the request carries none. */
@@ -35,6 +44,8 @@ export function extractAccessToken(req: Pick<EdgeRequest, "request" | "url">): s
 export async function authenticate(req: EdgeRequest): Promise<Requester> {
   const token = extractAccessToken(req);
   if (token === null) throw new MatrixError("M_MISSING_TOKEN", 401, "Missing access token");
+  const reg = await appserviceForToken(loadAppservices(req.env), token);
+  if (reg) return appserviceRequester(req, reg, token);
   const parsed = parseToken(token);
   if (!parsed || parsed.kind !== "access") throw unknownToken();
   const userId = `@${parsed.localpart}:${req.config.serverName}`;
@@ -45,4 +56,77 @@ export async function authenticate(req: EdgeRequest): Promise<Requester> {
 /** The token is not (or no longer) valid; soft_logout when it merely expired. */
 export function unknownToken(softLogout = false): MatrixError {
   return new MatrixError("M_UNKNOWN_TOKEN", 401, "Unknown access token", { soft_logout: softLogout });
+}
+
+// ---- appservices --------------------------------------------------------------------------
+// https://spec.matrix.org/v1.19/application-service-api/#identity-assertion
+
+const tokenIndexes = new WeakMap<AppserviceRegistry, Promise<Map<string, Registration>>>();
+
+/** The registration whose as_token this is: looked up by SHA-256, then compared in constant time. */
+export async function appserviceForToken(registry: AppserviceRegistry, token: string): Promise<Registration | undefined> {
+  if (registry.all.length === 0) return undefined;
+  let index = tokenIndexes.get(registry);
+  if (!index) {
+    index = (async () => new Map(await Promise.all(registry.all.map(async (r) => [await hashToken(r.asToken), r] as const))))();
+    tokenIndexes.set(registry, index);
+  }
+  const reg = (await index).get(await hashToken(token));
+  return reg && constantTimeEqual(reg.asToken, token) ? reg : undefined;
+}
+
+/**
+ * Users known to have an active account, per isolate: asserting a ghost costs an RPC to its
+ * User actor only the first time. Bounded; a ghost deactivated meanwhile is caught by the
+ * User actor on the next action that needs its account.
+ */
+const knownUsers = new Set<string>();
+const KNOWN_USERS_MAX = 10_000;
+
+async function appserviceRequester(req: EdgeRequest, reg: Registration, token: string): Promise<Requester> {
+  const serverName = req.config.serverName;
+  const sender = senderOf(reg, serverName);
+  const asserted = req.url.searchParams.get("user_id");
+  const userId = asserted === null || asserted === "" ? sender : asserted;
+  if (userId !== sender) {
+    const parsed = parseUserId(userId);
+    if (!parsed || parsed.serverName !== serverName || !mayMasquerade(reg, userId, serverName)) {
+      throw forbidden(`Application service cannot masquerade as ${userId}: it is not in the appservice's user namespace`);
+    }
+  }
+  if (!knownUsers.has(userId)) {
+    // The sender is created on first use; namespaced users must be registered by the appservice.
+    const state = await userActor(req.env, userId).appserviceAccount(userId === sender);
+    if (state === "absent") throw forbidden(`Application service has not registered ${userId}`);
+    if (state === "deactivated") throw new MatrixError("M_USER_DEACTIVATED", 403, `${userId} has been deactivated`);
+    if (knownUsers.size >= KNOWN_USERS_MAX) knownUsers.clear();
+    knownUsers.add(userId);
+  }
+  return {
+    userId,
+    deviceId: "",
+    admin: false,
+    accessToken: token,
+    appservice: { id: reg.id, rateLimited: reg.rateLimited && userId !== sender },
+  };
+}
+
+/** Forgets that a user was known (tests; registration of a ghost marks it known). */
+export function noteAppserviceUser(userId: string, known: boolean): void {
+  if (known) knownUsers.add(userId);
+  else knownUsers.delete(userId);
+}
+
+/**
+ * The `ts` query parameter: an appservice's origin_server_ts for the event it sends
+ * (timestamp massaging). Only appservices may set it; anyone else gets 400.
+ */
+export function massagedTimestamp(req: EdgeRequest, me: Requester): number | undefined {
+  const raw = req.url.searchParams.get("ts");
+  if (raw === null) return undefined;
+  if (!me.appservice) throw new MatrixError("M_INVALID_PARAM", 400, "'ts' may only be used by application services");
+  if (!/^[0-9]{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+    throw new MatrixError("M_INVALID_PARAM", 400, "'ts' must be a timestamp in milliseconds");
+  }
+  return Number(raw);
 }

@@ -6,6 +6,7 @@ import type { Env } from "../env.ts";
 import * as account from "./account.ts";
 import * as accountData from "./account-data.ts";
 import * as admin from "./admin.ts";
+import * as appservice from "./appservice.ts";
 import * as devices from "./devices.ts";
 import * as discovery from "./discovery.ts";
 import * as filters from "./filters.ts";
@@ -26,6 +27,7 @@ export { User } from "../user.ts";
 export { Room } from "../room.ts";
 export { DeviceKeys } from "../device-keys.ts";
 export { RateLimiter } from "../rate-limiter.ts";
+export { Appservice } from "../appservice.ts";
 export { SyncHub } from "../sync-hub.ts";
 
 export const router = new Router()
@@ -129,6 +131,14 @@ export const router = new Router()
   .get(`${dehydrated.PREFIX}/dehydrated_device`, dehydrated.getDehydratedDevice)
   .delete(`${dehydrated.PREFIX}/dehydrated_device`, dehydrated.deleteDehydratedDevice)
   .post(`${dehydrated.PREFIX}/dehydrated_device/{deviceId}/events`, dehydrated.dehydratedDeviceEvents)
+  // Application services and third-party lookups (party/edge/appservice.ts)
+  .post("/_matrix/client/v1/appservice/{appserviceId}/ping", appservice.ping)
+  .get("/_matrix/client/v3/thirdparty/protocols", appservice.protocols)
+  .get("/_matrix/client/v3/thirdparty/protocol/{protocol}", appservice.protocol)
+  .get("/_matrix/client/v3/thirdparty/location/{protocol}", appservice.locationByProtocol)
+  .get("/_matrix/client/v3/thirdparty/user/{protocol}", appservice.userByProtocol)
+  .get("/_matrix/client/v3/thirdparty/location", appservice.locationByAlias)
+  .get("/_matrix/client/v3/thirdparty/user", appservice.userByUserId)
   // Operator bootstrap: Synapse-compatible shared-secret registration
   .get("/_synapse/admin/v1/register", admin.adminNonce)
   .post("/_synapse/admin/v1/register", admin.adminRegister);

@@ -8,6 +8,7 @@ import { isValidServerName, parseUserId } from "../../lib/identifiers.ts";
 import type { JsonObject } from "../../lib/json.ts";
 import { userActor } from "../stubs.ts";
 import { body, jsonText, requireSelf } from "./account.ts";
+import { withAppserviceUserQuery } from "./appservice.ts";
 import { authenticate } from "./auth.ts";
 import { json } from "./http.ts";
 import type { EdgeRequest } from "./router.ts";
@@ -41,13 +42,15 @@ function keyName(r: EdgeRequest): string {
 
 // GET /_matrix/client/v3/profile/{userId}
 export async function getProfile(r: EdgeRequest): Promise<Response> {
-  return jsonText(await userActor(r.env, localUser(r)).getProfile());
+  const userId = localUser(r);
+  return jsonText(await withAppserviceUserQuery(r, userId, () => userActor(r.env, userId).getProfile()));
 }
 
 // GET /_matrix/client/v3/profile/{userId}/{keyName}
 export async function getProfileField(r: EdgeRequest): Promise<Response> {
   const key = keyName(r);
-  const profile = JSON.parse(await userActor(r.env, localUser(r)).getProfile()) as JsonObject;
+  const userId = localUser(r);
+  const profile = JSON.parse(await withAppserviceUserQuery(r, userId, () => userActor(r.env, userId).getProfile())) as JsonObject;
   if (!(key in profile)) throw new MatrixError("M_NOT_FOUND", 404, "Profile field not set");
   return json({ [key]: profile[key]! });
 }

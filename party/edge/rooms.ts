@@ -15,7 +15,7 @@ import type { ModerationAction } from "../room/membership.ts";
 import { resolveAlias } from "../room/create.ts";
 import { roomActor, userActor } from "../stubs.ts";
 import { body, opt, optionalBody, req } from "./account.ts";
-import { authenticate } from "./auth.ts";
+import { authenticate, massagedTimestamp } from "./auth.ts";
 import { json } from "./http.ts";
 import type { EdgeRequest } from "./router.ts";
 
@@ -147,8 +147,9 @@ export async function send(r: EdgeRequest): Promise<Response> {
   const roomId = roomIdParam(r);
   const type = eventTypeParam(r);
   const txnId = txnIdParam(r);
+  const originServerTs = massagedTimestamp(r, me);
   const content = await body(r);
-  const { event_id } = await roomActor(r.env, roomId).send({ sender: me.userId, deviceId: me.deviceId, type, content, txnId });
+  const { event_id } = await roomActor(r.env, roomId).send({ sender: me.userId, deviceId: me.deviceId, type, content, txnId, originServerTs });
   return json({ event_id });
 }
 
@@ -159,8 +160,9 @@ export async function putState(r: EdgeRequest): Promise<Response> {
   const roomId = roomIdParam(r);
   const type = eventTypeParam(r);
   const stateKey = stateKeyParam(r);
+  const originServerTs = massagedTimestamp(r, me);
   const content = await body(r);
-  const { event_id } = await roomActor(r.env, roomId).setState({ sender: me.userId, type, stateKey, content });
+  const { event_id } = await roomActor(r.env, roomId).setState({ sender: me.userId, type, stateKey, content, originServerTs });
   return json({ event_id });
 }
 

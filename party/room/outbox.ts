@@ -4,6 +4,7 @@
  * Deliveries are idempotent at the receiver (a membership carries its stream position),
  * so a retry after a delivery whose answer was lost does no harm.
  */
+import { APPSERVICE_OUTBOX, deliverToAppservices, type DueRow } from "../appservice/room-hook.ts";
 import type { Env } from "../env.ts";
 import { userActor } from "../stubs.ts";
 import type { RoomStore } from "./store.ts";
@@ -23,7 +24,13 @@ export function deliverOutbox(ctx: DurableObjectState, env: Env, store: RoomStor
 
 async function deliverOnce(ctx: DurableObjectState, env: Env, store: RoomStore): Promise<void> {
   const now = Date.now();
+  const forAppservices: DueRow[] = [];
   for (const item of store.dueOutbox(now)) {
+    // Appservice rows go together, per appservice and in order (party/appservice/room-hook.ts).
+    if (item.kind === APPSERVICE_OUTBOX) {
+      forAppservices.push(item);
+      continue;
+    }
     try {
       switch (item.kind) {
         case "membership":
@@ -38,6 +45,7 @@ async function deliverOnce(ctx: DurableObjectState, env: Env, store: RoomStore):
       store.outboxRetry(item.id, now + backoff(item.attempts));
     }
   }
+  if (forAppservices.length > 0) await deliverToAppservices(env, store, forAppservices, (attempts) => Date.now() + backoff(attempts));
   const due = store.nextOutboxTs();
   if (due !== null) await ctx.storage.setAlarm(Math.max(due, Date.now() + 100));
 }

@@ -304,6 +304,16 @@ export class RoomStore {
     this.#storage.sql.exec("UPDATE outbox SET attempts = attempts + 1, next_ts = ? WHERE id = ?", nextTs, id);
   }
 
+  /** The oldest outbox row of (kind, target), due or not (appservice delivery keeps order per target). */
+  outboxHead(kind: string, target: string): { id: number; nextTs: number } | null {
+    const r = this.#one<{ id: number; next_ts: number }>(
+      "SELECT id, next_ts FROM outbox WHERE kind = ? AND target = ? ORDER BY id LIMIT 1",
+      kind,
+      target,
+    );
+    return r ? { id: r.id, nextTs: r.next_ts } : null;
+  }
+
   nextOutboxTs(): number | null {
     return this.#one<{ t: number | null }>("SELECT MIN(next_ts) AS t FROM outbox")?.t ?? null;
   }

@@ -20,6 +20,7 @@ import { stateKey, type Pdu, type StateKey, type StateMap } from "../../lib/pdu.
 import type { RoomVersionRules } from "../../lib/room-versions.ts";
 import type { Ed25519Key } from "../../lib/signing.ts";
 import { nextVersion, type StateVersionInfo } from "../../lib/state-store.ts";
+import type { RoomAppservices } from "../appservice/room-hook.ts";
 import type { CommitStats, NewEvent, RoomStore } from "./store.ts";
 
 /** What a caller asks the room to write. */
@@ -30,6 +31,8 @@ export interface Intent {
   content: JsonObject;
   redacts?: string;
   txn?: { deviceId: string; txnId: string };
+  /** origin_server_ts to use instead of now (appservice timestamp massaging, `ts`). */
+  originServerTs?: number;
   /**
    * Runs against the state right before the event, inside the queue: may refuse (throw a
    * MatrixError), replace the content, or answer with an existing event (nothing to write).
@@ -56,6 +59,8 @@ export interface WriteContext {
   roomId: string;
   serverName: string;
   key(): Promise<Ed25519Key>;
+  /** Appservices' interest in new events (party/appservice/room-hook.ts); absent when none are registered. */
+  appservices?: RoomAppservices;
 }
 
 /** The room's position: tip, depth, state version and current state. Kept in memory, rebuilt from SQLite. */
@@ -177,6 +182,8 @@ function describe(pdu: Pdu, wire: JsonObject, w: Working, ctx: WriteContext, int
       });
     }
   }
+  // Appservices that want the event: one outbox row each, committed with the event.
+  if (ctx.appservices) e.outbox.push(...ctx.appservices.outboxFor(pdu, w, w.overlay.values()));
   if (intent.txn) e.txn = intent.txn;
   if (intent.redacts) e.redacts = intent.redacts;
   const rel = pdu.content["m.relates_to"];
@@ -214,7 +221,7 @@ async function buildNext(ctx: WriteContext, w: Working, intent: Intent): Promise
       prevEvents: w.extremities,
       authEvents,
       depth: w.depth + 1,
-      originServerTs: Date.now(),
+      originServerTs: intent.originServerTs ?? Date.now(),
       origin: ctx.serverName,
       redacts: intent.redacts,
     },
