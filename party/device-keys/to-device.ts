@@ -127,3 +127,4 @@ export function markSent(store: Store, deviceId: string, txnId: string): void {
   store.run("DELETE FROM to_device_sent WHERE ts < ?", now - TXN_MEMORY_MS);
   store.run("INSERT INTO to_device_sent (device_id, txn_id, ts) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", deviceId, txnId, now);
 }
+

@@ -184,7 +184,7 @@ describe("[cs: keys/claim] POST /keys/claim", () => {
     expect(fallbacks).toHaveLength(400);
     for (const [, k] of fallbacks) expect(k).toEqual(fallbackKey);
     expect(await deviceKeysActor(env, bob.userId).oneTimeKeyCounts(bob.deviceId)).toEqual({ signed_curve25519: 0 });
-  }, 120_000);
+  }, 300_000);
 });
 
 describe("[cs: device-management] deleting a device removes its keys", () => {
