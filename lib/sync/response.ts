@@ -50,6 +50,12 @@ export interface RoomSyncResult {
   ephemeral?: JsonObject[];
   /** invite_state or knock_state. */
   stripped?: StrippedStateEvent[];
+  /**
+   * The joined members, when the client's view of them may have changed (room new to the
+   * client, or member events in this answer): the User actor follows their device lists.
+   * Not part of the response.
+   */
+  members?: string[];
 }
 
 export interface JoinedRoomEntry {

@@ -110,6 +110,7 @@ export function roomSync(room: ReadRoom, source: FeedSource, req: RoomSyncReques
     const eph = ephemeral(source, req, position);
     if (eph.length > 0) result.ephemeral = eph;
   }
+  if (joined && (!since || memberChange || state.some((e) => e.pdu.type === "m.room.member"))) result.members = joinedMembers(room);
   if (!joined) result.position = { ...position, s: upTo };
   return result;
 }
@@ -214,6 +215,13 @@ function summaryOf(room: ReadRoom, userId: string): RoomSummary {
     leftOrBanned: named || joinedOrInvited.length > 0 ? [] : ordered("'leave', 'ban'"),
     named,
   });
+}
+
+function joinedMembers(room: ReadRoom): string[] {
+  return room.sql
+    .exec<{ state_key: string }>("SELECT state_key FROM current_state WHERE type = 'm.room.member' AND membership = 'join'")
+    .toArray()
+    .map((r) => r.state_key);
 }
 
 function strippedState(room: ReadRoom, userId: string): StrippedStateEvent[] {

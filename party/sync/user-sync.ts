@@ -63,6 +63,8 @@ export class UserSync {
   readonly #lazy = new LazyMemberCache();
   readonly #signal = new Signal();
   readonly #seeds = new Map<string, PublishedPosition>();
+  /** Users whose device lists this user's DeviceKeys actor was asked to follow (memory only: asking twice is harmless). */
+  readonly #tracked = new Set<string>();
   #lock: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -172,6 +174,7 @@ export class UserSync {
       parts.push({ roomId, result, accountData: present ? (roomData.get(roomId) ?? []) : [] });
       roomData.delete(roomId);
     }
+    this.#trackMembers(results.flatMap(([, , r]) => r.members ?? []));
     for (const row of rows) {
       if (!newViews.has(row.roomId)) newViews.set(row.roomId, { m: row.membership, ms: row.memberStream, s: 0, r: 0, t: 0 });
     }
@@ -204,6 +207,23 @@ export class UserSync {
       news: initial || p.fullState || hasNews(response),
       commit: () => lazy.commit(token),
     };
+  }
+
+  /**
+   * Users who share a room with this user have their device lists followed (device_lists.changed).
+   * Not awaited: the DeviceKeys actor records them as changed and wakes the next sync.
+   * Untracking users who no longer share any room is not done yet (docs/design/sync.md).
+   */
+  #trackMembers(members: string[]): void {
+    const fresh = [...new Set(members)].filter((u) => u !== this.userId && !this.#tracked.has(u));
+    if (fresh.length === 0) return;
+    for (const u of fresh) this.#tracked.add(u);
+    deviceKeysActor(this.env, this.userId)
+      .trackUsers(fresh)
+      .catch((e: unknown) => {
+        for (const u of fresh) this.#tracked.delete(u);
+        console.error("sync: tracking device lists failed", e);
+      });
   }
 
   #byRoom(byIdx: ReadonlyMap<number, RoomView>): Map<string, RoomView> {

@@ -11,7 +11,7 @@ type Sync = JsonObject & {
 };
 
 async function sync(u: TestUser, query: Record<string, string | number | boolean> = {}): Promise<Sync> {
-  const q = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]));
+  const q = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)] as [string, string]));
   return (await u.ok("GET", `${V3}/sync?${q}`)) as Sync;
 }
 
