@@ -25,7 +25,7 @@ import { RoomAppservices } from "./appservice/room-hook.ts";
 import { loadAppservices, loadConfig, type Env } from "./env.ts";
 import { applyMigrations } from "./migrations.ts";
 import { creatableRules } from "./room/create.ts";
-import { maySeeEvent, messageIntent, readableState, redactionIntent, stateEventAt, stateEvents, stateIntent, toClientEvent } from "./room/events.ts";
+import { messageIntent, readableState, redactionIntent, stateEventAt, stateEvents, stateIntent, toClientEvent } from "./room/events.ts";
 import {
   allowedRooms,
   inviteIntent,
@@ -38,6 +38,7 @@ import {
   type ModerationAction,
 } from "./room/membership.ts";
 import { deliverOutbox } from "./room/outbox.ts";
+import { RoomReads } from "./room/read-api.ts";
 import { serverSigningKey } from "./room/signing-key.ts";
 import { RoomStore } from "./room/store.ts";
 import { RoomHead, WritePath, writeNewRoom, type Intent, type WriteContext } from "./room/write-path.ts";
@@ -210,14 +211,55 @@ export class Room extends Server<Env> {
     });
   }
 
+  /** One event, under full history visibility, with bundled aggregations (room/reads.ts). */
   async event(p: { requester: string; deviceId?: string; eventId: string }): Promise<RpcJson> {
-    return rpcErrors(() => {
-      const { head } = this.#room();
-      const ev = this.store.event(p.eventId);
-      // Not found and not allowed look the same, so events cannot be probed for.
-      if (!ev || !maySeeEvent(p.requester, ev, head, this.store)) throw notFound("event not found");
-      return toClientEvent(ev, this.store, { userId: p.requester, deviceId: p.deviceId }) as unknown as RpcJson;
-    });
+    return rpcErrors(() => this.#reads().event(p));
+  }
+
+  // ---- history, relations, ephemeral (room/read-api.ts: one delegating line each) ----
+
+  async messages(p: Parameters<RoomReads["messages"]>[0]): Promise<RpcJson> {
+    return rpcErrors(() => this.#reads().messages(p));
+  }
+  async context(p: Parameters<RoomReads["context"]>[0]): Promise<RpcJson> {
+    return rpcErrors(() => this.#reads().context(p));
+  }
+  async timestampToEvent(p: Parameters<RoomReads["timestampToEvent"]>[0]): Promise<RpcJson> {
+    return rpcErrors(() => this.#reads().timestampToEvent(p));
+  }
+  async members(p: Parameters<RoomReads["members"]>[0]): Promise<RpcJson> {
+    return rpcErrors(() => this.#reads().members(p));
+  }
+  async joinedMembers(p: Parameters<RoomReads["joinedMembers"]>[0]): Promise<RpcJson> {
+    return rpcErrors(() => this.#reads().joinedMembers(p));
+  }
+  async relations(p: Parameters<RoomReads["relations"]>[0]): Promise<RpcJson> {
+    return rpcErrors(() => this.#reads().relations(p));
+  }
+  async threads(p: Parameters<RoomReads["threads"]>[0]): Promise<RpcJson> {
+    return rpcErrors(() => this.#reads().threads(p));
+  }
+  async setTyping(p: Parameters<RoomReads["setTyping"]>[0]): Promise<RpcJson> {
+    return rpcErrors(() => this.#reads().setTyping(p));
+  }
+  async sendReceipt(p: Parameters<RoomReads["sendReceipt"]>[0]): Promise<RpcJson> {
+    return rpcErrors(() => this.#reads().sendReceipt(p));
+  }
+  async setReadMarkers(p: Parameters<RoomReads["setReadMarkers"]>[0]): Promise<RpcJson> {
+    return rpcErrors(() => this.#reads().setReadMarkers(p));
+  }
+  /** For /sync: who is typing now, and the typing serial (bumped on every change). */
+  async typingUsers(): Promise<{ user_ids: string[]; serial: number }> {
+    return rpcErrors(() => this.#reads().typingUsers());
+  }
+  /** For /sync: receipts after position `since` as m.receipt content; others' private receipts left out. */
+  async receiptsSince(p: { since: number; userId: string }): Promise<ReturnType<RoomReads["receiptsSince"]>> {
+    return rpcErrors(() => this.#reads().receiptsSince(p));
+  }
+
+  #reads(): RoomReads {
+    const { head } = this.#room();
+    return new RoomReads({ roomId: this.name, store: this.store, sql: this.ctx.storage.sql, head });
   }
 
   /** Rows the last write-path commit wrote (tests, the design doc's cost figures). */

@@ -12,7 +12,6 @@ import * as discovery from "./discovery.ts";
 import * as filters from "./filters.ts";
 import * as sync from "./sync.ts";
 import * as keys from "./keys-server.ts";
-import * as media from "./media.ts";
 import * as e2eeKeys from "./keys.ts";
 import * as toDevice from "./to-device.ts";
 import * as roomKeys from "./room-keys.ts";
@@ -21,6 +20,7 @@ import * as profile from "./profile.ts";
 import * as pushRules from "./push-rules.ts";
 import * as pushers from "./pushers.ts";
 import * as rooms from "./rooms.ts";
+import * as roomReads from "./room-reads.ts";
 import { Router } from "./router.ts";
 
 export { ServerActor } from "../server.ts";
@@ -72,18 +72,6 @@ export const router = new Router()
   .get("/_matrix/client/v3/user/{userId}/filter/{filterId}", filters.getFilter)
   // Sync (party/edge/sync.ts; docs/design/sync.md)
   .get("/_matrix/client/v3/sync", sync.sync)
-  // Media (party/edge/media.ts); the unauthenticated /_matrix/media/v3 downloads only with LEGACY_MEDIA_ENABLED
-  .post("/_matrix/media/v3/upload", media.upload)
-  .post("/_matrix/media/v1/create", media.create)
-  .put("/_matrix/media/v3/upload/{serverName}/{mediaId}", media.uploadToMxc)
-  .get("/_matrix/client/v1/media/config", media.config)
-  .get("/_matrix/client/v1/media/download/{serverName}/{mediaId}", media.download)
-  .get("/_matrix/client/v1/media/download/{serverName}/{mediaId}/{fileName}", media.download)
-  .get("/_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}", media.thumbnail)
-  .get("/_matrix/media/v3/config", media.config)
-  .get("/_matrix/media/v3/download/{serverName}/{mediaId}", media.legacyDownload)
-  .get("/_matrix/media/v3/download/{serverName}/{mediaId}/{fileName}", media.legacyDownload)
-  .get("/_matrix/media/v3/thumbnail/{serverName}/{mediaId}", media.legacyThumbnail)
   // Push rules and pushers (party/edge/push-rules.ts, party/edge/pushers.ts)
   .get("/_matrix/client/v3/pushrules/", pushRules.getAll)
   .get("/_matrix/client/v3/pushrules/global/", pushRules.getGlobal)
@@ -118,6 +106,19 @@ export const router = new Router()
   .put("/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}", rooms.putState)
   .put("/_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}", rooms.redact)
   .get("/_matrix/client/v3/rooms/{roomId}/event/{eventId}", rooms.getEvent)
+  // Room history, relations, threads, typing, receipts (party/edge/room-reads.ts)
+  .get("/_matrix/client/v3/rooms/{roomId}/messages", roomReads.getMessages)
+  .get("/_matrix/client/v3/rooms/{roomId}/context/{eventId}", roomReads.getContext)
+  .get("/_matrix/client/v1/rooms/{roomId}/timestamp_to_event", roomReads.getTimestampToEvent)
+  .get("/_matrix/client/v3/rooms/{roomId}/members", roomReads.getMembers)
+  .get("/_matrix/client/v3/rooms/{roomId}/joined_members", roomReads.getJoinedMembers)
+  .get("/_matrix/client/v1/rooms/{roomId}/relations/{eventId}", roomReads.getRelations)
+  .get("/_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}", roomReads.getRelations)
+  .get("/_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", roomReads.getRelations)
+  .get("/_matrix/client/v1/rooms/{roomId}/threads", roomReads.getThreads)
+  .put("/_matrix/client/v3/rooms/{roomId}/typing/{userId}", roomReads.putTyping)
+  .post("/_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}", roomReads.postReceipt)
+  .post("/_matrix/client/v3/rooms/{roomId}/read_markers", roomReads.postReadMarkers)
   // End-to-end encryption (party/edge/keys.ts, to-device.ts, room-keys.ts, dehydrated-device.ts)
   .post("/_matrix/client/v3/keys/upload", e2eeKeys.uploadKeys)
   .post("/_matrix/client/v3/keys/query", e2eeKeys.queryKeys)
