@@ -9,6 +9,7 @@
 import { MatrixError } from "../../lib/errors.ts";
 import { isValidUserId, serverNameOf } from "../../lib/identifiers.ts";
 import { isJsonObject, type JsonObject } from "../../lib/json.ts";
+import { decodeSyncToken } from "../../lib/sync/token.ts";
 import { deviceKeysActor } from "../stubs.ts";
 import { body, jsonText, uiaResponse } from "./account.ts";
 import { authenticate } from "./auth.ts";
@@ -108,12 +109,12 @@ export async function claimKeys(r: EdgeRequest): Promise<Response> {
 }
 
 /**
- * A /keys/changes position: the device-list position of a /sync token, or a bare decimal
- * device-list position (the caller's DeviceKeys actor's stream, see docs/design/e2ee.md).
+ * A /keys/changes position: the device-list position of a /sync `next_batch` token, or a
+ * bare decimal device-list position (the caller's DeviceKeys stream, docs/design/e2ee.md).
  */
 export function deviceListPosition(token: string): number | undefined {
   if (/^[0-9]{1,15}$/.test(token)) return Number(token);
-  return undefined;
+  return decodeSyncToken(token)?.deviceLists;
 }
 
 // GET /_matrix/client/v3/keys/changes

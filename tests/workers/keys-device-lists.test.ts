@@ -2,6 +2,7 @@
 // tracked users notified through the outbox, left users, and the alarm that retries delivery.
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { encodeSyncToken } from "../../lib/sync/token.ts";
 import type { DeviceKeys } from "../../party/device-keys.ts";
 import { deviceKeysActor } from "../../party/stubs.ts";
 import { FakeCrossSigning } from "../lib/e2ee/client.ts";
@@ -103,6 +104,17 @@ describe("[cs: keys/changes] device-list changes", () => {
     expectOk(await call("POST", `${V3}/keys/signatures/upload`, { [bob.userId]: { [bcs.master.publicKeyBase64]: signed } }, alice.token));
     expect((await changes(alice, pa)).changed).toEqual([bob.userId]);
     expect(await dk(bob).deviceListPosition()).toBe(pb);
+  });
+
+  it("[cs: keys/changes] from and to may be /sync next_batch tokens (their device-list position)", async () => {
+    const alice = await register();
+    const p0 = await dk(alice).deviceListPosition();
+    await withKeys(alice);
+    const token = (pos: number) => encodeSyncToken({ checkpoint: 0, accountData: 0, toDevice: 0, deviceLists: pos, inline: new Map() });
+    const r = expectOk(await call("GET", `${V3}/keys/changes?from=${token(p0)}&to=${token(p0 + 1)}`, undefined, alice.token));
+    expect(r).toEqual({ changed: [alice.userId], left: [] });
+    const p1 = await dk(alice).deviceListPosition();
+    expect(expectOk(await call("GET", `${V3}/keys/changes?from=${token(p1)}&to=${token(p1)}`, undefined, alice.token))).toEqual({ changed: [], left: [] });
   });
 
   it("[cs: keys/changes] from and to are required positions", async () => {
