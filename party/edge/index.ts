@@ -12,6 +12,7 @@ import * as discovery from "./discovery.ts";
 import * as filters from "./filters.ts";
 import * as sync from "./sync.ts";
 import * as keys from "./keys-server.ts";
+import * as media from "./media.ts";
 import * as e2eeKeys from "./keys.ts";
 import * as toDevice from "./to-device.ts";
 import * as roomKeys from "./room-keys.ts";
@@ -72,6 +73,18 @@ export const router = new Router()
   .get("/_matrix/client/v3/user/{userId}/filter/{filterId}", filters.getFilter)
   // Sync (party/edge/sync.ts; docs/design/sync.md)
   .get("/_matrix/client/v3/sync", sync.sync)
+  // Media (party/edge/media.ts); the unauthenticated /_matrix/media/v3 downloads only with LEGACY_MEDIA_ENABLED
+  .post("/_matrix/media/v3/upload", media.upload)
+  .post("/_matrix/media/v1/create", media.create)
+  .put("/_matrix/media/v3/upload/{serverName}/{mediaId}", media.uploadToMxc)
+  .get("/_matrix/client/v1/media/config", media.config)
+  .get("/_matrix/client/v1/media/download/{serverName}/{mediaId}", media.download)
+  .get("/_matrix/client/v1/media/download/{serverName}/{mediaId}/{fileName}", media.download)
+  .get("/_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}", media.thumbnail)
+  .get("/_matrix/media/v3/config", media.config)
+  .get("/_matrix/media/v3/download/{serverName}/{mediaId}", media.legacyDownload)
+  .get("/_matrix/media/v3/download/{serverName}/{mediaId}/{fileName}", media.legacyDownload)
+  .get("/_matrix/media/v3/thumbnail/{serverName}/{mediaId}", media.legacyThumbnail)
   // Push rules and pushers (party/edge/push-rules.ts, party/edge/pushers.ts)
   .get("/_matrix/client/v3/pushrules/", pushRules.getAll)
   .get("/_matrix/client/v3/pushrules/global/", pushRules.getGlobal)
