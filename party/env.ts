@@ -92,7 +92,7 @@ export const DEFAULTS = {
   },
   maxUploadBytes: 50 * 1024 * 1024,
   mediaMaxPendingUploads: 10,
-  maxThumbnailPixels: 12_000_000,
+  maxThumbnailPixels: 6_000_000,
   legacyMediaEnabled: false,
   pushAllowInsecureGateways: false,
 } as const satisfies Omit<Config, "registrationSharedSecret">;

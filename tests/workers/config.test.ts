@@ -14,7 +14,7 @@ describe("[config] wrangler vars", () => {
       rateLimits: { login: { burst: 10, perSecond: 0.1 }, register: { burst: 5, perSecond: 0.05 } },
       maxUploadBytes: 52428800,
       mediaMaxPendingUploads: 10,
-      maxThumbnailPixels: 12000000,
+      maxThumbnailPixels: 6000000,
       legacyMediaEnabled: false,
       pushAllowInsecureGateways: false,
     });
