@@ -13,18 +13,19 @@
 import { Server } from "partyserver";
 import { CROSS_SIGNING_USAGES, parseCrossSigningKey, sameSignedContent, UPLOAD_FIELD, verifySignedByMaster } from "../lib/e2ee/cross-signing.ts";
 import { parseDeviceKeys, verifyDeviceKeys, type DeviceKeys as ParsedDeviceKeys } from "../lib/e2ee/device-keys.ts";
-import { withSignatures } from "../lib/e2ee/key-json.ts";
 import type { BackupVersionBody, RoomKey, RoomKeysScope } from "../lib/e2ee/key-backup.ts";
 import { roomKeysResponse } from "../lib/e2ee/key-backup.ts";
 import { parseUploadedKeys, verifyUploadedKeys, type UploadedKey } from "../lib/e2ee/one-time-keys.ts";
-import { checkUploadedSignatures, parseSignaturesUpload, type SignatureFailure } from "../lib/e2ee/signatures-upload.ts";
+import { parseSignaturesUpload, type SignatureFailure } from "../lib/e2ee/signatures-upload.ts";
 import { MatrixError } from "../lib/errors.ts";
 import { serverNameOf } from "../lib/identifiers.ts";
-import { isJsonObject, type JsonObject } from "../lib/json.ts";
+import type { JsonObject } from "../lib/json.ts";
 import * as backup from "./device-keys/backup.ts";
-import { addSignatures, crossSigningKeys, deviceTarget, masterKeyFor, masterTarget, signaturesOn, storeCrossSigningKeys, userKeys } from "./device-keys/cross-signing.ts";
+import * as dehydrated from "./device-keys/dehydrated.ts";
+import { crossSigningKeys, storeCrossSigningKeys, userKeys } from "./device-keys/cross-signing.ts";
 import * as lists from "./device-keys/device-lists.ts";
 import * as keys from "./device-keys/keys.ts";
+import * as sigs from "./device-keys/signatures.ts";
 import { Store } from "./device-keys/store.ts";
 import * as inbox from "./device-keys/to-device.ts";
 import { rpcErrors } from "./edge/http.ts";
@@ -163,61 +164,27 @@ export class DeviceKeys extends Server<Env> {
     return rpcErrors(async () => {
       const s = this.#store;
       const failures: Record<string, Record<string, SignatureFailure>> = {};
-      const fail = (user: string, keyId: string, f: SignatureFailure) => ((failures[user] ??= {})[keyId] = f);
-      const own: Array<{ target: string; accepted: { keyId: string; signature: string }[] }> = [];
-      const foreignOk: string[] = [];
-      const cs = crossSigningKeys(s);
+      let own: sigs.Checked = { pending: [], failures: {} };
+      const signedOthers: string[] = [];
       for (const [userId, objects] of parseSignaturesUpload(body)) {
-        if (userId !== this.name) {
-          const f = await this.#signOthers(userId, objects, cs.user_signing);
-          for (const [keyId, failure] of Object.entries(f)) fail(userId, keyId, failure);
-          if (Object.keys(f).length < objects.size) foreignOk.push(userId);
-          continue;
-        }
-        for (const [keyId, uploaded] of objects) {
-          const device = keys.deviceKeys(s, keyId);
-          let target: string;
-          let storedObj: JsonObject;
-          let signingKeys: Record<string, string>;
-          if (device) {
-            if (!cs.self_signing) {
-              fail(userId, keyId, { errcode: "M_NOT_FOUND", error: "No self-signing key to sign devices with" });
-              continue;
-            }
-            target = deviceTarget(keyId);
-            storedObj = withSignatures(device.json, signaturesOn(s, target, [this.name]));
-            signingKeys = { [cs.self_signing.keyId]: cs.self_signing.publicKey };
-          } else if (cs.master && keyId === cs.master.publicKey) {
-            target = masterTarget(keyId);
-            storedObj = masterKeyFor(s, cs.master, this.name);
-            signingKeys = Object.fromEntries(keys.allDeviceKeys(s).map((d) => [`ed25519:${d.deviceId}`, d.ed25519]));
-          } else {
-            fail(userId, keyId, { errcode: "M_NOT_FOUND", error: "Unknown key" });
-            continue;
-          }
-          const r = await checkUploadedSignatures({ uploaded, stored: storedObj, signer: this.name, signingKeys });
-          if (r.ok) own.push({ target, accepted: r.accepted });
-          else fail(userId, keyId, r.failure);
-        }
+        const f = userId === this.name ? (own = await sigs.checkOwn(s, objects)).failures : await this.#signOthers(userId, objects);
+        if (Object.keys(f).length > 0) failures[userId] = f;
+        if (userId !== this.name && Object.keys(f).length < objects.size) signedOthers.push(userId);
       }
       s.tx(() => {
-        for (const o of own) addSignatures(s, o.target, this.name, o.accepted);
-        if (own.some((o) => o.accepted.length > 0)) lists.recordOwnChange(s);
+        if (sigs.commit(s, this.name, own)) lists.recordOwnChange(s);
         // Only this user sees its signatures on others' keys: the change is in this user's stream.
-        for (const u of foreignOk) lists.recordChange(s, u, "changed");
+        for (const u of signedOthers) lists.recordChange(s, u, "changed");
       });
       this.#afterCommit();
       return JSON.stringify({ failures });
     });
   }
 
-  async #signOthers(
-    userId: string,
-    objects: Map<string, JsonObject>,
-    usk: { keyId: string; publicKey: string } | undefined,
-  ): Promise<Record<string, SignatureFailure>> {
+  async #signOthers(userId: string, objects: Map<string, JsonObject>): Promise<Record<string, SignatureFailure>> {
     const all = (f: SignatureFailure) => Object.fromEntries([...objects.keys()].map((k) => [k, f]));
-    if (serverNameOf(userId) !== loadConfig(this.env).serverName) return all({ errcode: "M_UNKNOWN", error: "Signing remote users' keys needs federation, which this server does not have yet" });
+    if (!this.#isLocal(userId)) return all({ errcode: "M_UNKNOWN", error: "Signing remote users' keys needs federation, which this server does not have yet" });
+    const usk = crossSigningKeys(this.#store).user_signing;
     if (!usk) return all({ errcode: "M_NOT_FOUND", error: "No user-signing key to sign other users with" });
     const text = await deviceKeysActor(this.env, userId).addUserSignatures(this.name, { keyId: usk.keyId, publicKey: usk.publicKey }, Object.fromEntries(objects));
     return JSON.parse(text) as Record<string, SignatureFailure>;
@@ -225,24 +192,9 @@ export class DeviceKeys extends Server<Env> {
 
   /** From another local user's actor: signatures by `signer`'s user-signing key on this user's master key. Returns JSON text of failures. */
   async addUserSignatures(signer: string, usk: { keyId: string; publicKey: string }, objects: Record<string, JsonObject>): Promise<string> {
-    const s = this.#store;
-    const failures: Record<string, SignatureFailure> = {};
-    const accepted: { keyId: string; signature: string }[] = [];
-    const master = crossSigningKeys(s).master;
-    for (const [keyId, uploaded] of Object.entries(objects)) {
-      if (!master || keyId !== master.publicKey) {
-        failures[keyId] = { errcode: "M_NOT_FOUND", error: "Only a user's current master key can be signed by other users" };
-        continue;
-      }
-      const r = await checkUploadedSignatures({ uploaded, stored: masterKeyFor(s, master, signer), signer, signingKeys: { [usk.keyId]: usk.publicKey } });
-      if (r.ok) accepted.push(...r.accepted);
-      else failures[keyId] = r.failure;
-    }
-    s.tx(() => {
-      // The master key may have been replaced while signatures were checked.
-      if (master && crossSigningKeys(s).master?.publicKey === master.publicKey) addSignatures(s, masterTarget(master.publicKey), signer, accepted);
-    });
-    return JSON.stringify(failures);
+    const checked = await sigs.checkBy(this.#store, signer, usk, objects);
+    this.#store.tx(() => sigs.commit(this.#store, signer, checked));
+    return JSON.stringify(checked.failures);
   }
 
   // ---- device lists -----------------------------------------------------------------------
@@ -430,39 +382,24 @@ export class DeviceKeys extends Server<Env> {
   async putDehydratedDevice(body: JsonObject): Promise<{ device_id: string }> {
     return rpcErrors(async () => {
       const s = this.#store;
-      if (typeof body.device_id !== "string") throw new MatrixError("M_BAD_JSON", 400, "'device_id' must be a string");
-      if (!isJsonObject(body.device_data)) throw new MatrixError("M_BAD_JSON", 400, "'device_data' must be an object");
-      const name = body.initial_device_display_name;
-      if (name !== undefined && typeof name !== "string") throw new MatrixError("M_BAD_JSON", 400, "'initial_device_display_name' must be a string");
-      const deviceId = body.device_id;
-      const dk = parseDeviceKeys(body.device_keys, { userId: this.name, deviceId });
-      const otks = parseUploadedKeys(body.one_time_keys, "one_time_keys");
-      const fallbacks = parseUploadedKeys(body.fallback_keys, "fallback_keys");
-      await verifyDeviceKeys(dk);
-      await verifyUploadedKeys([...otks, ...fallbacks], this.name, deviceId, dk.ed25519);
-      const old = this.#dehydrated()?.device_id ?? null;
-      await userActor(this.env, this.name).replaceDehydratedDevice({ deviceId, displayName: name ?? null }, old);
+      const up = await dehydrated.parseUpload(body, this.name);
+      const old = dehydrated.current(s)?.device_id ?? null;
+      await userActor(this.env, this.name).replaceDehydratedDevice({ deviceId: up.deviceId, displayName: up.displayName }, old);
       s.tx(() => {
         if (old !== null) keys.removeDevices(s, [old]);
-        keys.removeDevices(s, [deviceId]); // a device ID reused: nothing of a previous life stays
-        this.#storeDevice(dk, deviceId, otks, fallbacks);
-        s.run(
-          "INSERT INTO dehydrated_device (id, device_id, device_data, created_ts) VALUES (1, ?, ?, ?) " +
-            "ON CONFLICT (id) DO UPDATE SET device_id = excluded.device_id, device_data = excluded.device_data, created_ts = excluded.created_ts",
-          deviceId,
-          JSON.stringify(body.device_data),
-          Date.now(),
-        );
+        keys.removeDevices(s, [up.deviceId]); // a reused device ID keeps nothing of a previous life
+        this.#storeDevice(up.deviceKeys, up.deviceId, up.oneTimeKeys, up.fallbackKeys);
+        dehydrated.setCurrent(s, up.deviceId, up.deviceData);
       });
       this.#afterCommit();
-      return { device_id: deviceId };
+      return { device_id: up.deviceId };
     });
   }
 
   /** GET /dehydrated_device: JSON text of `{device_id, device_data}`, 404 when there is none. */
   async getDehydratedDevice(): Promise<string> {
     return rpcErrors(() => {
-      const row = this.#dehydrated();
+      const row = dehydrated.current(this.#store);
       if (!row) throw new MatrixError("M_NOT_FOUND", 404, "No dehydrated device");
       return JSON.stringify({ device_id: row.device_id, device_data: JSON.parse(row.device_data) });
     });
@@ -471,7 +408,7 @@ export class DeviceKeys extends Server<Env> {
   /** DELETE /dehydrated_device: the device, its keys and its messages go. */
   async deleteDehydratedDevice(): Promise<{ device_id: string }> {
     return rpcErrors(async () => {
-      const row = this.#dehydrated();
+      const row = dehydrated.current(this.#store);
       if (!row) throw new MatrixError("M_NOT_FOUND", 404, "No dehydrated device");
       await userActor(this.env, this.name).replaceDehydratedDevice(null, row.device_id);
       this.#store.tx(() => keys.removeDevices(this.#store, [row.device_id]));
@@ -480,25 +417,8 @@ export class DeviceKeys extends Server<Env> {
     });
   }
 
-  /**
-   * POST /dehydrated_device/{deviceId}/events: the dehydrated device's to-device messages
-   * after `nextBatch`, not deleted (MSC3814: a rehydration may be aborted and restarted).
-   */
+  /** POST /dehydrated_device/{deviceId}/events: JSON text of `{events, next_batch}`. */
   async dehydratedDeviceEvents(deviceId: string, nextBatch: string | null): Promise<string> {
-    return rpcErrors(() => {
-      const row = this.#dehydrated();
-      if (!row || row.device_id !== deviceId) throw new MatrixError("M_FORBIDDEN", 403, "Not the dehydrated device");
-      let since = 0;
-      if (nextBatch !== null) {
-        if (!/^[0-9]{1,15}$/.test(nextBatch)) throw new MatrixError("M_INVALID_PARAM", 400, "Invalid next_batch");
-        since = Number(nextBatch);
-      }
-      const batch = inbox.since(this.#store, deviceId, since);
-      return JSON.stringify({ events: batch.events, next_batch: String(batch.next) });
-    });
-  }
-
-  #dehydrated(): { device_id: string; device_data: string } | null {
-    return this.#store.one<{ device_id: string; device_data: string }>("SELECT device_id, device_data FROM dehydrated_device WHERE id = 1");
+    return rpcErrors(() => JSON.stringify(dehydrated.events(this.#store, deviceId, nextBatch)));
   }
 }
