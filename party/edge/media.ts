@@ -122,11 +122,11 @@ async function storeBody<T>(r: EdgeRequest, store: (body: UploadBody) => Promise
     bodyFailed = true;
   });
   try {
-    const result = await store(fixed.readable);
-    await piping;
-    return result;
+    // R2 accepts a FixedLengthStream only whole: success means the body was complete.
+    return await store(fixed.readable);
   } catch (e) {
-    await piping;
+    // A body at fault has failed the pipe by now (or does so at once).
+    await Promise.race([piping, new Promise((resolve) => setTimeout(resolve, 50))]);
     if (bodyFailed) throw invalidParam("The request body does not match its Content-Length");
     throw e;
   }

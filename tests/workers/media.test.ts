@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../lib/json.ts";
 import { imageInfo } from "../../lib/media/image-info.ts";
 import { router } from "../../party/edge/index.ts";
-import { createPlaceholder } from "../../party/media/store.ts";
+import { createPlaceholder, fillPlaceholder, mediaState } from "../../party/media/store.ts";
 import * as fx from "../lib/media/fixtures/images.ts";
 
 const BASE = "http://127.0.0.1:8787";
@@ -293,6 +293,22 @@ describe("[media: async upload] /create then PUT", () => {
     expect(statuses.filter((s) => s === 409)).toHaveLength(2);
     const winner = ["first", "second", "third"][results.findIndex((r) => r.status === 200)];
     expect(await (await dl(mxc, u.token)).text()).toBe(winner);
+  });
+
+  it("[media: PUT upload] a placeholder already replaced is not overwritten, even by a streamed body", async () => {
+    const u = await register();
+    const mediaId = "placeholderRaceTest_000000000000";
+    await createPlaceholder(env.MEDIA, mediaId, u.userId, Date.now() + 60_000);
+    const state = await mediaState(env.MEDIA, mediaId);
+    expect(state.state).toBe("pending");
+    if (state.state !== "pending") return;
+    const meta = { uploader: u.userId, contentType: "text/plain", filename: null, createdTs: Date.now() };
+    expect(await fillPlaceholder(env.MEDIA, mediaId, state, new TextEncoder().encode("winner"), meta)).toBe(true);
+    const { readable, writable } = new FixedLengthStream(5);
+    const w = writable.getWriter();
+    void w.write(new TextEncoder().encode("loser")).then(() => w.close());
+    expect(await fillPlaceholder(env.MEDIA, mediaId, state, readable, meta)).toBe(false);
+    expect(await (await env.MEDIA.get(`media/${mediaId}`))!.text()).toBe("winner");
   });
 
   it("[media: create] expired media IDs: PUT and download are 404 M_NOT_FOUND", async () => {
