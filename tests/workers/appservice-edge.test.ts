@@ -24,7 +24,7 @@ async function asCall(method: string, path: string, body?: unknown, query: Recor
 
 let n = 0;
 async function ghost(tag = "g"): Promise<string> {
-  const localpart = `_bridge_${tag}${++n}x${Math.floor(Math.random() * 1e6)}`;
+  const localpart = `_gh_${tag}${++n}x${Math.floor(Math.random() * 1e6)}`;
   const r = await asCall("POST", `${V3}/register`, { type: "m.login.application_service", username: localpart, inhibit_login: true });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   expect(r.body).toEqual({ user_id: `@${localpart}:${SERVER_NAME}` });
@@ -35,10 +35,10 @@ describe("[as: identity assertion] authentication", () => {
   it("[as: authorization] the as_token acts as the sender user, created on first use; no device_id", async () => {
     const r = await asCall("GET", `${V3}/account/whoami`);
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ user_id: `@_bridge_bot:${SERVER_NAME}`, is_guest: false });
+    expect(r.body).toEqual({ user_id: `@_gh_bot:${SERVER_NAME}`, is_guest: false });
     // Also as the deprecated access_token query parameter.
     const q = await call("GET", `${V3}/account/whoami?access_token=${AS_TOKEN}`);
-    expect(q.body.user_id).toBe(`@_bridge_bot:${SERVER_NAME}`);
+    expect(q.body.user_id).toBe(`@_gh_bot:${SERVER_NAME}`);
   });
 
   it("[as: authorization] a wrong as_token is an unknown token", async () => {
@@ -54,19 +54,19 @@ describe("[as: identity assertion] authentication", () => {
 
   it("[as: identity assertion] user_id outside the namespace (ordinary user, another appservice's, remote) is 403 M_FORBIDDEN", async () => {
     const alice = await newUser();
-    for (const u of [alice.userId, `@_watch_x:${SERVER_NAME}`, "@_bridge_x:elsewhere.org", "not a user id"]) {
+    for (const u of [alice.userId, `@_watch_x:${SERVER_NAME}`, "@_gh_x:elsewhere.org", "not a user id"]) {
       expectError(await asCall("GET", `${V3}/account/whoami`, undefined, { user_id: u }), 403, "M_FORBIDDEN");
     }
   });
 
   it("[as: identity assertion] a namespaced user the appservice never registered is 403 M_FORBIDDEN", async () => {
-    expectError(await asCall("GET", `${V3}/account/whoami`, undefined, { user_id: `@_bridge_never${Date.now()}:${SERVER_NAME}` }), 403, "M_FORBIDDEN");
+    expectError(await asCall("GET", `${V3}/account/whoami`, undefined, { user_id: `@_gh_never${Date.now()}:${SERVER_NAME}` }), 403, "M_FORBIDDEN");
   });
 });
 
 describe("[as: registration] m.login.application_service and exclusive namespaces", () => {
   it("[cs: register] an appservice registers a namespaced user without UIA; with login it gets a token without a password", async () => {
-    const localpart = `_bridge_login${Date.now()}`;
+    const localpart = `_gh_login${Date.now()}`;
     const r = await asCall("POST", `${V3}/register`, { type: "m.login.application_service", username: localpart });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.user_id).toBe(`@${localpart}:${SERVER_NAME}`);
@@ -77,7 +77,7 @@ describe("[as: registration] m.login.application_service and exclusive namespace
   });
 
   it("[cs: register] the auth.type spelling is accepted too", async () => {
-    const r = await asCall("POST", `${V3}/register`, { auth: { type: "m.login.application_service" }, username: `_bridge_auth${Date.now()}`, inhibit_login: true });
+    const r = await asCall("POST", `${V3}/register`, { auth: { type: "m.login.application_service" }, username: `_gh_auth${Date.now()}`, inhibit_login: true });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
   });
 
@@ -87,13 +87,13 @@ describe("[as: registration] m.login.application_service and exclusive namespace
   });
 
   it("[cs: register] an as_token with another login type is refused; m.login.application_service without an as_token is 401", async () => {
-    expectError(await asCall("POST", `${V3}/register`, { username: "_bridge_y", password: "pw pw pw pw" }), 400, "M_UNKNOWN");
-    expectError(await call("POST", `${V3}/register`, { type: "m.login.application_service", username: "_bridge_z" }), 401, "M_MISSING_TOKEN");
+    expectError(await asCall("POST", `${V3}/register`, { username: "_gh_y", password: "pw pw pw pw" }), 400, "M_UNKNOWN");
+    expectError(await call("POST", `${V3}/register`, { type: "m.login.application_service", username: "_gh_z" }), 401, "M_MISSING_TOKEN");
   });
 
   it("[cs: register] an ordinary user asking for a name in an exclusive namespace gets 400 M_EXCLUSIVE (register and register/available)", async () => {
-    expectError(await call("POST", `${V3}/register`, { username: "_bridge_mallory", password: "correct horse battery" }), 400, "M_EXCLUSIVE");
-    expectError(await call("GET", `${V3}/register/available?username=_bridge_mallory`), 400, "M_EXCLUSIVE");
+    expectError(await call("POST", `${V3}/register`, { username: "_gh_mallory", password: "correct horse battery" }), 400, "M_EXCLUSIVE");
+    expectError(await call("GET", `${V3}/register/available?username=_gh_mallory`), 400, "M_EXCLUSIVE");
     expectError(await call("GET", `${V3}/register/available?username=_silent_bob`), 400, "M_EXCLUSIVE");
   });
 
@@ -184,12 +184,12 @@ describe("[cs: thirdparty] lookups answered by appservices", () => {
 
   it("[cs: thirdparty] location and user queries are forwarded with their fields; reverse lookups 404 when nobody knows", async () => {
     bridge.handlers.set("/base/_matrix/app/v1/thirdparty/location/gitter", (q) =>
-      Response.json([{ alias: "#_bridge_gitter_room:x", protocol: "gitter", fields: { room: q.query.get("room") } }]),
+      Response.json([{ alias: "#_gh_gitter_room:x", protocol: "gitter", fields: { room: q.query.get("room") } }]),
     );
     const alice = await newUser();
     const r = await alice.call("GET", `${V3}/thirdparty/location/gitter?room=matrix-org%2Fspec`);
     expect(r.status).toBe(200);
-    expect(r.body).toEqual([{ alias: "#_bridge_gitter_room:x", protocol: "gitter", fields: { room: "matrix-org/spec" } }]);
+    expect(r.body).toEqual([{ alias: "#_gh_gitter_room:x", protocol: "gitter", fields: { room: "matrix-org/spec" } }]);
     const seen = bridge.requests.find((q) => q.path === "/base/_matrix/app/v1/thirdparty/location/gitter")!;
     expect(seen.query.get("access_token")).toBeNull();
     expectError(await alice.call("GET", `${V3}/thirdparty/user/irc?x=1`), 404, "M_NOT_FOUND");
@@ -199,7 +199,7 @@ describe("[cs: thirdparty] lookups answered by appservices", () => {
 
 describe("[as: user query] GET /_matrix/app/v1/users/{userId}", () => {
   it("[as: user query] a profile lookup of an unknown namespaced user asks the appservice, which registers it; then the profile is served", async () => {
-    const localpart = `_bridge_lazy${Date.now()}`;
+    const localpart = `_gh_lazy${Date.now()}`;
     const userId = `@${localpart}:${SERVER_NAME}`;
     bridge.handlers.set("/base/_matrix/app/v1/users/", async () => {
       const reg = await SELF.fetch(`${BASE}${V3}/register`, {
@@ -216,7 +216,7 @@ describe("[as: user query] GET /_matrix/app/v1/users/{userId}", () => {
     expect(bridge.requests.some((q) => q.path === `/base/_matrix/app/v1/users/${enc(userId)}` && q.auth === "Bearer hs-token-bridge")).toBe(true);
     // The appservice says no: still 404.
     bridge.handlers.set("/base/_matrix/app/v1/users/", () => Response.json({}, { status: 404 }));
-    expectError(await alice.call("GET", `${V3}/profile/${enc(`@_bridge_nobody:${SERVER_NAME}`)}`), 404, "M_NOT_FOUND");
+    expectError(await alice.call("GET", `${V3}/profile/${enc(`@_gh_nobody:${SERVER_NAME}`)}`), 404, "M_NOT_FOUND");
   });
 });
 

@@ -84,7 +84,7 @@ describe("[as: transactions] delivery", () => {
     await drainFirst();
     await actor().enqueue([
       { kind: "ephemeral", json: JSON.stringify({ type: "m.typing", room_id: "!r:x", content: { user_ids: ["@a:x"] } }) },
-      { kind: "to_device", json: JSON.stringify({ type: "m.x", sender: "@a:x", to_user_id: "@_bridge_1:x", to_device_id: "D", content: {} }) },
+      { kind: "to_device", json: JSON.stringify({ type: "m.x", sender: "@a:x", to_user_id: "@_gh_1:x", to_device_id: "D", content: {} }) },
     ]);
     await actor().flush();
     const body = bridge.transactions.at(-1)!.body;
