@@ -14,7 +14,7 @@ import type { ClientEvent } from "../../lib/event-format.ts";
 import type { RoomEventFilter } from "../../lib/filter.ts";
 import type { Membership } from "../../lib/history-visibility.ts";
 import type { JsonObject } from "../../lib/json.ts";
-import { pageRange, parseToken, positionAfterPage, streamToken, type Direction } from "../../lib/pagination-token.ts";
+import { pageRange, parseToken, positionAfterPage, streamToken, tryParseToken, type Direction } from "../../lib/pagination-token.ts";
 import { splitStateKey, stateKey, type StateMap } from "../../lib/pdu.ts";
 import { serveEvents } from "./relations.ts";
 import { scanPage } from "./scan.ts";
@@ -202,7 +202,9 @@ export interface MembersRequest {
  */
 export function members(room: ReadRoom, userId: string, device: ReaderDevice, p: MembersRequest): JsonObject[] {
   const viewer = historyViewer(room, userId);
-  let position = p.at !== undefined ? parseToken(p.at, "at") : room.head.stream;
+  // `at` should be a room token (a /sync prev_batch); matrix-js-sdk sends its /sync
+  // next_batch, a user-level token the room cannot place: that means "now".
+  let position = (p.at !== undefined ? tryParseToken(p.at) : undefined) ?? room.head.stream;
   if (viewer.currentMembership !== "join" && viewer.everJoined && viewer.currentVisibility !== "world_readable") {
     position = Math.min(position, viewer.lastMembershipStream);
   }
