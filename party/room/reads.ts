@@ -90,8 +90,9 @@ export function messages(room: ReadRoom, userId: string, device: ReaderDevice, p
   const toPos = p.to !== undefined ? parseToken(p.to, "to") : undefined;
   const limit = effectiveLimit(p.limit, p.filter, MESSAGES_DEFAULT_LIMIT, MESSAGES_MAX_LIMIT);
   const range = pageRange(p.dir, fromPos, toPos, newest);
-  // Going forward, a non-member sees nothing after their last membership or visibility change.
-  if (p.dir === "f") range.upTo = Math.max(range.after, Math.min(range.upTo, viewer.forwardLimit()));
+  // A non-member sees nothing after their last membership or visibility change: neither
+  // direction scans past it (a departed user paging back skips what came after they left).
+  range.upTo = Math.max(range.after, Math.min(range.upTo, viewer.forwardLimit()));
   const page = scanPage(p.dir, range, limit, (lo, hi, n) => rowsBetween(room, p.dir, lo, hi, n), acceptor(room, viewer, p.filter));
 
   const out: JsonObject = {

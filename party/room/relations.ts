@@ -144,9 +144,11 @@ export function relations(room: ReadRoom, viewer: Viewer, device: ReaderDevice, 
     SELECT ${ROW_COLUMNS.split(", ").map((c) => "e." + c).join(", ")} FROM events e JOIN rel ON e.event_id = rel.event_id
      WHERE ${conds.join(" AND ")} AND e.stream > ? AND e.stream <= ? ORDER BY e.stream ${dir === "b" ? "DESC" : "ASC"} LIMIT ?`;
 
+  const range = pageRange(dir, fromPos, toPos, room.head.stream);
+  range.upTo = Math.max(range.after, Math.min(range.upTo, viewer.forwardLimit()));
   const page = scanPage(
     dir,
-    pageRange(dir, fromPos, toPos, room.head.stream),
+    range,
     limit,
     (lo, hi, n) => room.sql.exec<EventRow>(query, p.eventId, depth, ...args, lo, hi, n).toArray(),
     (r) => (viewer.canSeeRow(r) ? room.store.event(r.event_id) : undefined),

@@ -218,6 +218,18 @@ describe("[history-visibility] enforced on every read path", { timeout: 120_000 
     expectError(await b.call("GET", roomPath(roomId, "joined_members")), 403, "M_FORBIDDEN");
   });
 
+  it("[history-visibility] a departed member paging back starts where they left, whatever came after", async () => {
+    const { a, b, roomId } = await visibilityRoom("shared");
+    await Promise.all(Array.from({ length: 30 }, (_, i) => say(a, roomId, `later${i}`)));
+    const page = await b.ok("GET", roomPath(roomId, "messages?dir=b&limit=2"));
+    expect(page.chunk as JsonObject[]).toHaveLength(2);
+    expect((page.chunk as JsonObject[])[0]).toMatchObject({ type: "m.room.member", state_key: b.userId, content: { membership: "leave" } });
+    expect(bodies(page.chunk)).toEqual(["m3"]);
+    const fwd = await b.ok("GET", roomPath(roomId, `messages?dir=f&limit=50&from=${enc(page.start as string)}`));
+    expect(fwd.chunk).toEqual([]);
+    expect(fwd.end).toBeUndefined();
+  });
+
   it("[redactions] a redacted event is served redacted, with unsigned.redacted_because, on /messages, /event and /context", async () => {
     const a = await newUser();
     const roomId = await createRoom(a);
