@@ -91,7 +91,9 @@ export class DeviceKeys extends Server<Env> {
   /** /keys/claim for this user's devices: device ID → algorithm. Returns JSON text of device → key ID → key. */
   async claimKeys(wanted: Record<string, string>): Promise<string> {
     // No await anywhere: select and delete are one transaction of a single-threaded actor.
-    return JSON.stringify(this.#store.tx(() => keys.claim(this.#store, wanted)));
+    const claimed = JSON.stringify(this.#store.tx(() => keys.claim(this.#store, wanted)));
+    this.#notifySync(); // key counts changed: the owner's sync must not reuse an older answer
+    return claimed;
   }
 
   /** This user's part of /keys/query as `viewer` sees it (JSON text of UserKeys); deviceIds [] means all. */

@@ -43,6 +43,9 @@ import { serverSigningKey } from "./room/signing-key.ts";
 import { RoomStore } from "./room/store.ts";
 import { RoomHead, WritePath, writeNewRoom, type Intent, type WriteContext } from "./room/write-path.ts";
 import { roomActor } from "./stubs.ts";
+import { RoomSyncSource } from "./sync/room-source.ts";
+import type { RoomSyncRequest } from "../lib/sync/response.ts";
+import type { PublishedPosition } from "../lib/sync/position.ts";
 import schema from "../schema/room.sql";
 
 /** What a membership change answers: enough for the member's User actor to record it. */
@@ -97,6 +100,7 @@ export class Room extends Server<Env> {
       const { head, events } = await writeNewRoom(this.#context(rules), this.store, { pdu, wire: p.createEvent }, intents);
       this.#loaded = { rules, head, writer: this.#writer(rules, head) };
       this.#appserviceHook()?.committed(events);
+      this.#sync().eventsCommitted(events);
       void this.#deliver();
       const join = events.find((e) => e.pdu.type === "m.room.member" && e.pdu.state_key === creator)!;
       return { room_id: this.name, event_id: join.pdu.event_id, stream: join.stream, membership: "join" };
@@ -243,10 +247,10 @@ export class Room extends Server<Env> {
     return rpcErrors(() => this.#reads().setTyping(p));
   }
   async sendReceipt(p: Parameters<RoomReads["sendReceipt"]>[0]): Promise<RpcJson> {
-    return rpcErrors(() => this.#reads().sendReceipt(p));
+    return rpcErrors(() => this.#afterReceipt(this.#reads().sendReceipt(p)));
   }
   async setReadMarkers(p: Parameters<RoomReads["setReadMarkers"]>[0]): Promise<RpcJson> {
-    return rpcErrors(() => this.#reads().setReadMarkers(p));
+    return rpcErrors(() => this.#afterReceipt(this.#reads().setReadMarkers(p)));
   }
   /** For /sync: who is typing now, and the typing serial (bumped on every change). */
   async typingUsers(): Promise<{ user_ids: string[]; serial: number }> {
@@ -325,8 +329,32 @@ export class Room extends Server<Env> {
     return id === undefined ? undefined : this.store.event(id)?.pdu;
   }
 
+  // ---- sync (party/sync/room-source.ts) ----------------------------------------------------
+
+  /** /sync: this room's part of one user's response, as JSON text (party/sync/room-feed.ts). */
+  async syncRoom(req: RoomSyncRequest): Promise<string> {
+    return rpcErrors(() => JSON.stringify(this.#sync().feed(req)));
+  }
+
+  /** /sync: the room's position, for a user whose hub shard did not know it. */
+  async syncPosition(): Promise<PublishedPosition> {
+    return rpcErrors(() => this.#sync().position());
+  }
+
+  #syncSource: RoomSyncSource | undefined;
+  #sync(): RoomSyncSource {
+    const { head } = this.#room();
+    return (this.#syncSource ??= new RoomSyncSource(this.env, { roomId: this.name, store: this.store, sql: this.ctx.storage.sql, head }));
+  }
+
+  #afterReceipt<T>(result: T): T {
+    this.#sync().receiptsChanged();
+    return result;
+  }
+
   #writer(rules: RoomVersionRules, head: RoomHead): WritePath {
     return new WritePath(this.#context(rules), this.store, head, (events) => {
+      this.#sync().eventsCommitted(events);
       this.#appserviceHook()?.committed(events);
       if (events.some((e) => e.outbox.length > 0)) void this.#deliver();
     });

@@ -6,8 +6,9 @@
  * Design and cost model: docs/design/sync.md; the logic is lib/sync/hub.ts.
  */
 import { Server } from "partyserver";
-import { HubState } from "../lib/sync/hub.ts";
+import { HubState, type PublishBatch } from "../lib/sync/hub.ts";
 import type { PublishedPosition, RoomPosition } from "../lib/sync/position.ts";
+import type { HubRoomDelta } from "../lib/sync/shared-event.ts";
 import type { Env } from "./env.ts";
 import { userActor } from "./stubs.ts";
 
@@ -20,10 +21,10 @@ export class SyncHub extends Server<Env> {
   /** Wakes sent (tests and the cost figures). */
   #wakes = 0;
 
-  /** A room's new position (from the room's publisher, after its commit). */
-  async publish(roomId: string, pos: PublishedPosition): Promise<void> {
+  /** A room's new position and the events since its last publish (from the room's publisher, after commit). */
+  async publish(roomId: string, pos: PublishedPosition, batch?: PublishBatch): Promise<void> {
     const now = Date.now();
-    for (const w of this.#state.publish(roomId, pos, now)) {
+    for (const w of this.#state.publish(roomId, pos, now, batch)) {
       this.#wakes++;
       // Not awaited: the publishing room must not wait for its listeners.
       userActor(this.env, w.userId)
@@ -33,17 +34,22 @@ export class SyncHub extends Server<Env> {
     this.#sweep(now);
   }
 
-  /** A user's sync: which of these rooms moved since the given positions (IDs); arm if none did. */
+  /**
+   * A user's sync: which of these rooms moved since the given positions — with their new
+   * events when this shard holds them all and they are at most `maxEvents` — and arm the
+   * user if none did.
+   */
   async poll(
     userId: string,
     known: Array<[string, RoomPosition]>,
     seeds: Array<[string, PublishedPosition]>,
     armUntil: number,
-  ): Promise<{ changed: string[]; unknown: string[]; armed: boolean }> {
+    maxEvents: number,
+    armAhead: boolean,
+  ): Promise<{ changed: HubRoomDelta[]; unknown: string[]; armed: boolean }> {
     const now = Date.now();
     this.#sweep(now);
-    const r = this.#state.poll(userId, known, seeds, armUntil, now);
-    return { changed: r.changed.map(([roomId]) => roomId), unknown: r.unknown, armed: r.armed };
+    return this.#state.poll(userId, known, seeds, armUntil, now, maxEvents, armAhead);
   }
 
   /** Known positions (bump stamps for recency order); absent rooms are unknown here. */

@@ -9,9 +9,29 @@
  * the room itself.
  */
 import { isAhead, mergePosition, type PublishedPosition, type RoomPosition } from "./position.ts";
+import type { HubRoomDelta, SharedEvent } from "./shared-event.ts";
 
 /** Entries not refreshed by a publish or a seed for this long are dropped (see the design's failure modes). */
 export const HUB_ENTRY_TTL_MS = 60 * 60 * 1000;
+/** Newest events kept per room for the fast path. */
+export const MAX_BUFFERED_EVENTS = 64;
+/** Rooms whose events are kept at once; the least recently active lose theirs first. */
+export const MAX_BUFFERED_ROOMS = 4096;
+
+/** What a room publishes besides its position: the events committed since its last publish. */
+export interface PublishBatch {
+  /** Stream position right before the first event (the room's position at its previous publish). */
+  from: number;
+  events: SharedEvent[];
+  /** The typing set at the published `t`. */
+  typing?: string[];
+}
+
+interface Buffer {
+  /** Stream position before events[0]. */
+  from: number;
+  events: SharedEvent[];
+}
 
 interface Entry {
   pos: PublishedPosition;
@@ -30,11 +50,11 @@ export interface Wake {
 }
 
 export interface PollResult {
-  /** Rooms whose published position is ahead of what the user has. */
-  changed: Array<[roomId: string, pos: PublishedPosition]>;
+  /** Rooms whose published position is ahead of what the user has, with the events when the shard has them all. */
+  changed: HubRoomDelta[];
   /** Rooms this shard knows nothing about: ask the room. */
   unknown: string[];
-  /** Whether the user is now armed (only when nothing changed). */
+  /** Whether the user is now armed. */
   armed: boolean;
 }
 
@@ -42,10 +62,13 @@ export class HubState {
   readonly #positions = new Map<string, Entry>();
   readonly #armed = new Map<string, Armed>();
   readonly #byRoom = new Map<string, Set<string>>();
+  readonly #buffers = new Map<string, Buffer>();
+  readonly #typing = new Map<string, { t: number; users: string[] }>();
 
-  /** A room's new position; returns the users to wake (each disarmed). */
-  publish(roomId: string, pos: PublishedPosition, now: number): Wake[] {
+  /** A room's new position (and events); returns the users to wake (each disarmed). */
+  publish(roomId: string, pos: PublishedPosition, now: number, batch?: PublishBatch): Wake[] {
     const merged = this.#merge(roomId, pos, now);
+    if (batch) this.#buffer(roomId, batch, pos);
     const listeners = this.#byRoom.get(roomId);
     if (!listeners) return [];
     const wakes: Wake[] = [];
@@ -67,7 +90,9 @@ export class HubState {
    * A user's sync asks which of its rooms moved. `seeds` are positions the user learned
    * from rooms directly (after an "unknown"): merged first, as a publish would be. When
    * nothing changed, the user is armed until `armUntil` (0: do not arm) in the same step,
-   * so no publish can slip between the answer and the arming.
+   * so no publish can slip between the answer and the arming. With `armAhead`, the user is
+   * armed even when rooms changed, at the positions this answer gives it: the answer is
+   * what the user will have, so the next change after it wakes the user.
    */
   poll(
     userId: string,
@@ -75,6 +100,8 @@ export class HubState {
     seeds: ReadonlyArray<[roomId: string, pos: PublishedPosition]>,
     armUntil: number,
     now: number,
+    maxEvents = 0,
+    armAhead = false,
   ): PollResult {
     for (const [roomId, pos] of seeds) this.#merge(roomId, pos, now);
     const changed: PollResult["changed"] = [];
@@ -82,12 +109,14 @@ export class HubState {
     for (const [roomId, pos] of known) {
       const e = this.#live(roomId, now);
       if (!e) unknown.push(roomId);
-      else if (isAhead(e.pos, pos)) changed.push([roomId, e.pos]);
+      else if (isAhead(e.pos, pos)) changed.push(this.#delta(roomId, e.pos, pos, maxEvents));
     }
-    const arm = changed.length === 0 && armUntil > now;
+    const arm = (changed.length === 0 || armAhead) && armUntil > now;
     this.#disarm(userId);
     if (arm) {
-      this.#armed.set(userId, { rooms: new Map(known), until: armUntil });
+      const rooms = new Map<string, RoomPosition>(known);
+      for (const d of changed) rooms.set(d.roomId, { s: d.pos.s, r: d.pos.r, t: d.pos.t });
+      this.#armed.set(userId, { rooms, until: armUntil });
       for (const [roomId] of known) {
         let set = this.#byRoom.get(roomId);
         if (!set) this.#byRoom.set(roomId, (set = new Set()));
@@ -113,6 +142,8 @@ export class HubState {
     for (const [id, e] of this.#positions) {
       if (e.refreshed + HUB_ENTRY_TTL_MS <= now) {
         this.#positions.delete(id);
+        this.#buffers.delete(id);
+        this.#typing.delete(id);
         n++;
       }
     }
@@ -127,6 +158,40 @@ export class HubState {
 
   stats(): { rooms: number; armed: number } {
     return { rooms: this.#positions.size, armed: this.#armed.size };
+  }
+
+  /** The events after `known.s` up to `pos.s` if this shard holds all of them (and not more than `max`). */
+  #delta(roomId: string, pos: PublishedPosition, known: RoomPosition, max: number): HubRoomDelta {
+    const d: HubRoomDelta = { roomId, pos };
+    const typing = this.#typing.get(roomId);
+    if (typing && typing.t === pos.t) d.typing = typing.users;
+    const buf = this.#buffers.get(roomId);
+    if (!buf || pos.s <= known.s) {
+      if (pos.s <= known.s) d.events = [];
+      return d;
+    }
+    const last = buf.events.length > 0 ? buf.events[buf.events.length - 1]!.stream : buf.from;
+    if (buf.from > known.s || last !== pos.s || pos.s - known.s > max) return d;
+    d.events = buf.events.filter((e) => e.stream > known.s);
+    return d;
+  }
+
+  #buffer(roomId: string, batch: PublishBatch, pos: PublishedPosition): void {
+    if (batch.typing) this.#typing.set(roomId, { t: pos.t, users: batch.typing });
+    if (batch.events.length === 0) return;
+    const buf = this.#buffers.get(roomId);
+    const last = buf ? (buf.events.length > 0 ? buf.events[buf.events.length - 1]!.stream : buf.from) : undefined;
+    // Contiguous with what is held: append; otherwise (a publish was lost, the shard restarted) start over.
+    const next: Buffer = buf && last === batch.from ? { from: buf.from, events: buf.events.concat(batch.events) } : { from: batch.from, events: batch.events };
+    if (next.events.length > MAX_BUFFERED_EVENTS) {
+      const drop = next.events.length - MAX_BUFFERED_EVENTS;
+      next.from = next.events[drop - 1]!.stream;
+      next.events = next.events.slice(drop);
+    }
+    // Re-inserted so that Map order is recency order.
+    this.#buffers.delete(roomId);
+    this.#buffers.set(roomId, next);
+    if (this.#buffers.size > MAX_BUFFERED_ROOMS) this.#buffers.delete(this.#buffers.keys().next().value!);
   }
 
   #merge(roomId: string, pos: PublishedPosition, now: number): PublishedPosition {

@@ -16,6 +16,8 @@ interface DeviceRecord {
   token: string;
   /** room ID → member event IDs sent. */
   rooms: Map<string, Set<string>>;
+  /** room ID → users whose current member event was sent. */
+  users: Map<string, Set<string>>;
   size: number;
 }
 
@@ -25,11 +27,10 @@ export class LazyMemberCache {
   /** The record for a sync of `deviceId` from `since` (empty unless it continues the last response). */
   begin(deviceId: string, since: string | undefined): LazyMemberSession {
     const prev = this.#devices.get(deviceId);
-    const rooms = prev && since !== undefined && prev.token === since ? prev.rooms : new Map<string, Set<string>>();
-    const size = rooms === prev?.rooms ? prev.size : 0;
-    return new LazyMemberSession(rooms, size, (token, r, n) => {
+    const continues = prev !== undefined && since !== undefined && prev.token === since;
+    return new LazyMemberSession(continues ? prev.rooms : new Map(), continues ? prev.users : new Map(), continues ? prev.size : 0, (token, r, u, n) => {
       if (n > MAX_REMEMBERED_MEMBERS) this.#devices.delete(deviceId);
-      else this.#devices.set(deviceId, { token, rooms: r, size: n });
+      else this.#devices.set(deviceId, { token, rooms: r, users: u, size: n });
     });
   }
 
@@ -41,21 +42,23 @@ export class LazyMemberCache {
 export class LazyMemberSession {
   // Copy-on-write per room: an abandoned session never alters the stored record.
   readonly #rooms: Map<string, Set<string>>;
+  readonly #users: Map<string, Set<string>>;
   #size: number;
 
   constructor(
     rooms: Map<string, Set<string>>,
+    users: Map<string, Set<string>>,
     size: number,
-    private readonly commitFn: (token: string, rooms: Map<string, Set<string>>, size: number) => void,
+    private readonly commitFn: (token: string, rooms: Map<string, Set<string>>, users: Map<string, Set<string>>, size: number) => void,
   ) {
     this.#rooms = new Map(rooms);
+    this.#users = new Map(users);
     this.#size = size;
   }
 
   /** Keeps the member events not sent before (all of them when `includeRedundant`) and records them as sent. */
-  filter<E extends { event_id: string }>(roomId: string, events: readonly E[], includeRedundant: boolean): E[] {
-    const had = this.#rooms.get(roomId);
-    const sent = new Set(had);
+  filter<E extends { event_id: string; state_key?: string }>(roomId: string, events: readonly E[], includeRedundant: boolean): E[] {
+    const sent = new Set(this.#rooms.get(roomId));
     const out = events.filter((e) => includeRedundant || !sent.has(e.event_id));
     for (const e of out) {
       if (!sent.has(e.event_id)) {
@@ -64,30 +67,36 @@ export class LazyMemberSession {
       }
     }
     this.#rooms.set(roomId, sent);
+    this.noteUsers(roomId, events.map((e) => e.state_key ?? ""));
     return out;
   }
 
-  /** Records members sent by other means (state, timeline) so they count as known. */
-  note(roomId: string, eventIds: Iterable<string>): void {
-    const sent = new Set(this.#rooms.get(roomId));
-    for (const id of eventIds) {
-      if (!sent.has(id)) {
-        sent.add(id);
-        this.#size++;
-      }
+  /** Users whose current member event the client now has (sent in state, lazily or in the timeline). */
+  noteUsers(roomId: string, userIds: Iterable<string>): void {
+    let users: Set<string> | undefined;
+    for (const u of userIds) {
+      if (u === "" || this.#users.get(roomId)?.has(u)) continue;
+      users ??= new Set(this.#users.get(roomId));
+      users.add(u);
+      this.#size++;
     }
-    this.#rooms.set(roomId, sent);
+    if (users) this.#users.set(roomId, users);
+  }
+
+  /** Whether the client has `userId`'s current member event in the room (as far as this record knows). */
+  knowsUser(roomId: string, userId: string): boolean {
+    return this.#users.get(roomId)?.has(userId) ?? false;
   }
 
   /** A room the client must rebuild (newly joined, full state): nothing of it counts as sent. */
   reset(roomId: string): void {
-    const had = this.#rooms.get(roomId);
-    if (had) this.#size -= had.size;
+    this.#size -= (this.#rooms.get(roomId)?.size ?? 0) + (this.#users.get(roomId)?.size ?? 0);
     this.#rooms.delete(roomId);
+    this.#users.delete(roomId);
   }
 
   /** The response carrying `token` was produced: the record now describes it. */
   commit(token: string): void {
-    this.commitFn(token, this.#rooms, this.#size);
+    this.commitFn(token, this.#rooms, this.#users, this.#size);
   }
 }

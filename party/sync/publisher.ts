@@ -7,9 +7,14 @@
  * arrive meanwhile only mark the position dirty, and the next publish (sent when the
  * current one returns) carries the newest position. The first change after a quiet
  * period goes out at once, so a lone message costs no added latency.
+ *
+ * Each publish also carries the events committed since the previous one, serialised once
+ * (lib/sync/shared-event.ts), and the typing set when it changed: the hub serves them to
+ * listeners without a call back to this room.
  */
-import { shardOf } from "../../lib/sync/hub.ts";
+import { shardOf, type PublishBatch } from "../../lib/sync/hub.ts";
 import { BUMP_EVENT_TYPES, type PublishedPosition } from "../../lib/sync/position.ts";
+import type { SharedEvent } from "../../lib/sync/shared-event.ts";
 import type { Env } from "../env.ts";
 import { syncHubActor, syncHubShards } from "../stubs.ts";
 
@@ -27,20 +32,33 @@ export class RoomPublisher {
   readonly #head: RoomHeadView;
   readonly #receiptPosition: () => number;
   readonly #findBump: () => number;
+  readonly #typingUsers: () => string[];
   #bump: number | undefined;
   #typing = 0;
+  #publishedTyping = 0;
+  /** Events committed and not yet published, and the stream position before the first. */
+  #pending: SharedEvent[] = [];
+  #pendingFrom = 0;
   #inFlight = false;
   #dirty = false;
   #retryMs = RETRY_MIN_MS;
   /** Publishes sent (tests and the cost figures). */
   published = 0;
 
-  constructor(env: Env, roomId: string, head: RoomHeadView, receiptPosition: () => number, findBump: () => number) {
+  constructor(
+    env: Env,
+    roomId: string,
+    head: RoomHeadView,
+    receiptPosition: () => number,
+    findBump: () => number,
+    typingUsers: () => string[],
+  ) {
     this.#env = env;
     this.#roomId = roomId;
     this.#head = head;
     this.#receiptPosition = receiptPosition;
     this.#findBump = findBump;
+    this.#typingUsers = typingUsers;
   }
 
   /** The room's position now. */
@@ -49,11 +67,14 @@ export class RoomPublisher {
     return { s: this.#head.stream, r: this.#receiptPosition(), t: this.#typing, b: this.#bump };
   }
 
-  /** Events were committed (their stream orderings are in the head already). */
-  eventsCommitted(events: ReadonlyArray<{ type: string; stream: number }>): void {
+  /** Events were committed (their stream orderings are in the head already), in stream order. */
+  eventsCommitted(events: readonly SharedEvent[]): void {
+    if (events.length === 0) return;
     for (const e of events) {
       if (BUMP_EVENT_TYPES.has(e.type) && e.stream > (this.#bump ?? 0)) this.#bump = e.stream;
     }
+    if (this.#pending.length === 0) this.#pendingFrom = events[0]!.stream - 1;
+    this.#pending.push(...events);
     this.changed();
   }
 
@@ -78,12 +99,19 @@ export class RoomPublisher {
       while (this.#dirty) {
         this.#dirty = false;
         const pos = this.position();
+        const batch: PublishBatch = { from: this.#pendingFrom, events: this.#pending };
+        if (pos.t !== this.#publishedTyping) batch.typing = this.#typingUsers();
+        this.#pending = [];
         try {
           const hub = syncHubActor(this.#env, shardOf(this.#roomId, syncHubShards(this.#env)));
-          await hub.publish(this.#roomId, pos);
+          await hub.publish(this.#roomId, pos, batch);
           this.published++;
+          this.#publishedTyping = pos.t;
           this.#retryMs = RETRY_MIN_MS;
         } catch (e) {
+          // Not delivered: its events go out again with the next try, before any newer ones.
+          if (this.#pending.length > 0) this.#pendingFrom = batch.from;
+          this.#pending = batch.events.concat(this.#pending);
           // Positions are absolute: a retry sends whatever is newest by then.
           console.error(`sync publish of ${this.#roomId} failed; retrying in ${this.#retryMs} ms`, e);
           this.#dirty = true;

@@ -4,12 +4,16 @@
  * the publisher that tells the hub shard, and the feed that answers `syncRoom`.
  * party/room.ts holds one instance and delegates; design: docs/design/sync.md.
  */
+import { clientEventFromPdu } from "../../lib/event-format.ts";
+import type { JsonObject } from "../../lib/json.ts";
 import type { PublishedPosition } from "../../lib/sync/position.ts";
+import type { SharedEvent } from "../../lib/sync/shared-event.ts";
 import type { RoomSyncRequest, RoomSyncResult } from "../../lib/sync/response.ts";
 import type { Env } from "../env.ts";
 import { Receipts } from "../room/ephemeral.ts";
 import { onTypingChange, RoomReads } from "../room/read-api.ts";
-import type { ReadRoom } from "../room/visibility.ts";
+import type { NewEvent } from "../room/store.ts";
+import { stateContentAt, type ReadRoom } from "../room/visibility.ts";
 import { newestBumpStream, RoomPublisher } from "./publisher.ts";
 import { roomSync, type FeedSource } from "./room-feed.ts";
 
@@ -21,9 +25,16 @@ export class RoomSyncSource {
   constructor(env: Env, room: ReadRoom) {
     this.#room = room;
     const receipts = new Receipts(room.sql);
-    this.#publisher = new RoomPublisher(env, room.roomId, room.head, () => receipts.position(), () => newestBumpStream(room.sql));
-    onTypingChange(room.store, () => this.#publisher.typingChanged());
     const reads = () => new RoomReads(this.#room);
+    this.#publisher = new RoomPublisher(
+      env,
+      room.roomId,
+      room.head,
+      () => receipts.position(),
+      () => newestBumpStream(room.sql),
+      () => reads().typingUsers().user_ids,
+    );
+    onTypingChange(room.store, () => this.#publisher.typingChanged());
     this.#feedSource = {
       position: () => this.#publisher.position(),
       typingUsers: () => reads().typingUsers().user_ids,
@@ -35,8 +46,28 @@ export class RoomSyncSource {
   }
 
   /** After a commit (not inside it). */
-  eventsCommitted(events: ReadonlyArray<{ pdu: { type: string }; stream: number }>): void {
-    this.#publisher.eventsCommitted(events.map((e) => ({ type: e.pdu.type, stream: e.stream })));
+  eventsCommitted(events: readonly NewEvent[]): void {
+    this.#publisher.eventsCommitted(events.map((e) => this.#shared(e)));
+  }
+
+  /** The event as every joined member receives it, minus the per-reader `unsigned` fields. */
+  #shared(e: NewEvent): SharedEvent {
+    const { room_id: _, ...ev } = clientEventFromPdu(e.pdu);
+    const unsigned: JsonObject = { ...(ev.unsigned ?? {}) };
+    if (e.pdu.state_key !== undefined) {
+      const prev = stateContentAt(this.#room, e.stateBefore, e.pdu.type, e.pdu.state_key);
+      if (prev) unsigned.prev_content = prev.content;
+    }
+    const out: SharedEvent = {
+      stream: e.stream,
+      json: JSON.stringify({ ...ev, unsigned }),
+      type: e.pdu.type,
+      sender: e.pdu.sender,
+      originServerTs: e.pdu.origin_server_ts,
+    };
+    if (e.pdu.state_key !== undefined) out.stateKey = e.pdu.state_key;
+    if (e.txn) out.txn = { deviceId: e.txn.deviceId, txnId: e.txn.txnId };
+    return out;
   }
 
   /** After a receipt was stored. */

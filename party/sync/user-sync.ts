@@ -17,6 +17,7 @@ import { planSync, type MembershipRow } from "../../lib/sync/plan.ts";
 import { isAhead, isSyncMembership, type PublishedPosition, type RoomPosition, type RoomView } from "../../lib/sync/position.ts";
 import { roomAllowed, subFilterAllows, syncFilter, type SyncFilter, type SyncParams } from "../../lib/sync/request.ts";
 import { LazyMemberCache } from "../../lib/sync/lazy-members.ts";
+import { fastRoomResult, type HubRoomDelta } from "../../lib/sync/shared-event.ts";
 import { assembleResponse, hasNews, type RoomSyncRequest, type RoomSyncResult, type SyncParts } from "../../lib/sync/response.ts";
 import { decodeSyncToken, encodeSyncToken, nextInline, tokenViews, type SyncToken } from "../../lib/sync/token.ts";
 import type { Env } from "../env.ts";
@@ -26,6 +27,14 @@ import { SyncStore } from "./store.ts";
 
 /** Rooms asked at once during one sync. */
 const ROOM_CONCURRENCY = 32;
+
+/** How long the hub keeps this user armed after an answer (the client's next long-poll comes back within it). */
+const ARM_AHEAD_MS = 60_000;
+
+type E2eeState = Awaited<ReturnType<E2eeSyncRpc["syncState"]>>;
+
+/** Per-isolate counts of how rooms were answered (tests and the cost figures). */
+export const SYNC_COUNTERS = { fromHub: 0, fromRoom: 0, hubPolls: 0, hubPollsSkipped: 0, e2eeCalls: 0, e2eeCached: 0 };
 
 /**
  * The DeviceKeys actor's sync RPC (party/device-keys.ts `syncState`), typed here without
@@ -47,6 +56,8 @@ interface Attempt {
   json: string;
   token: string;
   news: boolean;
+  /** The hub shards hold this user armed at exactly this token's positions. */
+  armedAtToken: boolean;
   commit(): void;
 }
 
@@ -66,6 +77,16 @@ export class UserSync {
   /** Users whose device lists this user's DeviceKeys actor was asked to follow (memory only: asking twice is harmless). */
   readonly #tracked = new Set<string>();
   #lock: Promise<unknown> = Promise.resolve();
+  /**
+   * The last token whose positions the hub shards hold this user armed at, and the signal
+   * generation then: a sync from that token with no wake or notification since has
+   * nothing new from rooms and need not poll the shards.
+   */
+  #armedAt: { token: string; generation: number; until: number } | undefined;
+  /** Bumped by every local notification (to-device, device lists, keys, …): the E2EE cache is then stale. */
+  #e2eeEpoch = 0;
+  /** Per device: the last E2EE answer that had nothing new, and the epoch it was fetched in. */
+  readonly #e2eeQuiet = new Map<string, { epoch: number; state: E2eeState }>();
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -82,6 +103,7 @@ export class UserSync {
 
   /** Something local changed (account data, a membership, to-device, device lists). */
   notify(): void {
+    this.#e2eeEpoch++;
     this.#signal.fire();
   }
 
@@ -104,8 +126,10 @@ export class UserSync {
     const deadline = Date.now() + (since === undefined || p.fullState ? 0 : p.timeoutMs);
     for (;;) {
       const generation = this.#signal.generation;
-      const a = await this.#exclusive(() => this.#attempt(deviceId, since, p, sf, deadline));
+      const a = await this.#exclusive(() => this.#attempt(deviceId, since, p, sf, deadline, generation));
       a.commit();
+      const until = Math.max(deadline, Date.now() + ARM_AHEAD_MS) - 1000;
+      this.#armedAt = a.armedAtToken ? { token: a.token, generation, until } : undefined;
       if (a.news || Date.now() >= deadline) return a.json;
       // Nothing for the client: what moved (if anything) was filtered out, so continue
       // from the new token and wait for the next change.
@@ -139,27 +163,55 @@ export class UserSync {
     return { token, text, byIdx: tokenViews(checkpointViews, token.inline), checkpointViews };
   }
 
-  async #attempt(deviceId: string, sinceText: string | undefined, p: SyncParams, sf: SyncFilter, deadline: number): Promise<Attempt> {
+  async #attempt(
+    deviceId: string,
+    sinceText: string | undefined,
+    p: SyncParams,
+    sf: SyncFilter,
+    deadline: number,
+    generation: number,
+  ): Promise<Attempt> {
     const resolved = this.#resolve(deviceId, sinceText);
     const views = resolved ? this.#byRoom(resolved.byIdx) : undefined;
     const rows = this.#memberships();
     const plan = planSync({ rows, views, includeLeave: sf.includeLeave, fullState: p.fullState, roomAllowed: (r) => roomAllowed(sf, r) });
-    const moved = await this.#pollHubs(plan.poll, deadline);
-    for (const [roomId, v] of moved) plan.fetch.set(roomId, v);
+    const lazy = this.#lazy.begin(deviceId, resolved?.text);
+    const ephemeralWanted = ["m.typing", "m.receipt"].some((type) => eventMatchesFilter(sf.ephemeral, { type, sender: "", content: {} }));
+    // Rooms the hub can answer alone (the fast path) are not asked.
+    const fast: Array<[string, RoomPosition | null, RoomSyncResult]> = [];
+    const now = Date.now();
+    // Armed at exactly this token and nothing woke us since: no room moved.
+    const armed = this.#armedAt;
+    const quiet = armed !== undefined && armed.token === sinceText && armed.generation === generation && now < armed.until && !p.fullState;
+    if (quiet) SYNC_COUNTERS.hubPollsSkipped++;
+    const polled = quiet ? { moved: [], allArmed: true } : await this.#pollHubs(plan.poll, Math.max(deadline, now + ARM_AHEAD_MS), sf.timeline.limit);
+    // The hub holds us armed at the new token's positions only if it answered for every
+    // joined room and every answer made it into the new views.
+    let armedAtToken = polled.allArmed && plan.fetch.size === 0;
+    for (const { roomId, view, delta } of polled.moved) {
+      const allowed = subFilterAllows(sf.timeline, roomId) && subFilterAllows(sf.ephemeral, roomId);
+      const known = sf.state.lazy_load_members ? (u: string) => u === this.userId || lazy.knowsUser(roomId, u) : undefined;
+      const r =
+        delta && allowed
+          ? fastRoomResult({ userId: this.userId, deviceId, view, delta, timeline: sf.timeline, lazy: known, ephemeralWanted, now })
+          : undefined;
+      if (r) {
+        fast.push([roomId, view, r]);
+        SYNC_COUNTERS.fromHub++;
+      }
+      else plan.fetch.set(roomId, view);
+    }
 
     const accountSince = resolved?.token.accountData ?? 0;
-    const [results, e2ee] = await Promise.all([
-      this.#fetchRooms(deviceId, plan.fetch, p, sf),
-      (deviceKeysActor(this.env, this.userId) as unknown as E2eeSyncRpc)
-        .syncState(deviceId, { toDeviceSince: resolved?.token.toDevice ?? 0, deviceListSince: resolved?.token.deviceLists ?? 0 })
-        .catch((e: unknown) => {
-          console.error("sync: E2EE state unavailable", e);
-          return undefined;
-        }),
+    const toFetch = plan.fetch.size;
+    const [fetched, e2ee] = await Promise.all([
+      this.#fetchRooms(deviceId, plan.fetch, p, sf, ephemeralWanted),
+      this.#e2ee(deviceId, resolved?.token.toDevice ?? 0, resolved?.token.deviceLists ?? 0),
     ]);
+    if (fetched.length < toFetch) armedAtToken = false;
 
     // New views: the rooms' answers; rooms the client is told nothing about keep theirs.
-    const lazy = this.#lazy.begin(deviceId, resolved?.text);
+    const results = [...fast, ...fetched];
     const newViews = new Map(views ?? []);
     const parts: SyncParts["rooms"] = [];
     const roomData = this.#roomAccountData(accountSince, sf);
@@ -169,6 +221,8 @@ export class UserSync {
       newViews.set(roomId, { m: result.membership, ms: result.memberStream, s: pos.s, r: pos.r, t: pos.t });
       if (result.membership === "join" && since === null) lazy.reset(roomId);
       if (result.lazyMembers) result.lazyMembers = lazy.filter(roomId, result.lazyMembers, sf.state.include_redundant_members === true);
+      const members = [...(result.state ?? []), ...(result.timeline?.events ?? [])].filter((e) => e.type === "m.room.member");
+      lazy.noteUsers(roomId, members.map((e) => e.state_key ?? ""));
       if (result.ephemeral) result.ephemeral = result.ephemeral.filter((e) => eventMatchesFilter(sf.ephemeral, { type: String(e.type), sender: "", content: {} }));
       const present = result.membership === "join" || result.membership === "leave" || result.membership === "ban";
       parts.push({ roomId, result, accountData: present ? (roomData.get(roomId) ?? []) : [] });
@@ -205,8 +259,34 @@ export class UserSync {
       json: JSON.stringify(response),
       token,
       news: initial || p.fullState || hasNews(response),
+      armedAtToken,
       commit: () => lazy.commit(token),
     };
+  }
+
+  /**
+   * The DeviceKeys actor's part (to-device, device lists, key counts). An answer with
+   * nothing new is reused while no notification came in (the DeviceKeys actor notifies
+   * after every change, key claims included) and the client continues from it.
+   */
+  async #e2ee(deviceId: string, toDeviceSince: number, deviceListSince: number): Promise<E2eeState | undefined> {
+    const epoch = this.#e2eeEpoch;
+    const q = this.#e2eeQuiet.get(deviceId);
+    if (q && q.epoch === epoch && q.state.toDevice.next === toDeviceSince && q.state.deviceLists.pos === deviceListSince) {
+      SYNC_COUNTERS.e2eeCached++;
+      return q.state;
+    }
+    SYNC_COUNTERS.e2eeCalls++;
+    try {
+      const state = await (deviceKeysActor(this.env, this.userId) as unknown as E2eeSyncRpc).syncState(deviceId, { toDeviceSince, deviceListSince });
+      const nothing = state.toDevice.events.length === 0 && !state.toDevice.more && state.deviceLists.changed.length === 0 && state.deviceLists.left.length === 0;
+      if (nothing) this.#e2eeQuiet.set(deviceId, { epoch, state });
+      else this.#e2eeQuiet.delete(deviceId);
+      return state;
+    } catch (e) {
+      console.error("sync: E2EE state unavailable", e);
+      return undefined;
+    }
   }
 
   /**
@@ -247,8 +327,13 @@ export class UserSync {
    * shard), arming this user where nothing did; rooms a shard does not know are asked
    * directly and their positions seed the shard on the next poll.
    */
-  async #pollHubs(rooms: Array<[string, RoomView]>, deadline: number): Promise<Array<[string, RoomPosition]>> {
-    if (rooms.length === 0) return [];
+  async #pollHubs(
+    rooms: Array<[string, RoomView]>,
+    armUntil: number,
+    maxEvents: number,
+  ): Promise<{ moved: Array<{ roomId: string; view: RoomView; delta?: HubRoomDelta }>; allArmed: boolean }> {
+    if (rooms.length === 0) return { moved: [], allArmed: true };
+    let allArmed = true;
     const shards = syncHubShards(this.env);
     const byShard = new Map<number, Array<[string, RoomPosition]>>();
     for (const [roomId, v] of rooms) {
@@ -258,7 +343,7 @@ export class UserSync {
       list.push([roomId, { s: v.s, r: v.r, t: v.t }]);
     }
     const views = new Map(rooms);
-    const moved: Array<[string, RoomPosition]> = [];
+    const moved: Array<{ roomId: string; view: RoomView; delta?: HubRoomDelta }> = [];
     const unknown: string[] = [];
     await Promise.all(
       [...byShard].map(async ([shard, known]) => {
@@ -269,10 +354,13 @@ export class UserSync {
           this.#seeds.delete(roomId);
         }
         try {
-          const r = await syncHubActor(this.env, shard).poll(this.userId, known, seeds, deadline);
-          for (const roomId of r.changed) moved.push([roomId, views.get(roomId)!]);
+          SYNC_COUNTERS.hubPolls++;
+          const r = await syncHubActor(this.env, shard).poll(this.userId, known, seeds, armUntil, maxEvents, true);
+          for (const delta of r.changed) moved.push({ roomId: delta.roomId, view: views.get(delta.roomId)!, delta });
           unknown.push(...r.unknown);
+          if (!r.armed) allArmed = false;
         } catch (e) {
+          allArmed = false;
           console.error(`sync: hub shard ${shard} unavailable; asking its rooms`, e);
           unknown.push(...known.map(([roomId]) => roomId));
         }
@@ -283,9 +371,11 @@ export class UserSync {
       if (!pos) return;
       this.#seeds.set(roomId, pos);
       const v = views.get(roomId)!;
-      if (isAhead(pos, v)) moved.push([roomId, v]);
+      if (isAhead(pos, v)) moved.push({ roomId, view: v });
     });
-    return moved;
+    // A room the shard did not know is armed there at the client's old position, not at what we return.
+    if (unknown.length > 0) allArmed = false;
+    return { moved, allArmed };
   }
 
   async #fetchRooms(
@@ -293,9 +383,9 @@ export class UserSync {
     fetch: Map<string, RoomPosition | null>,
     p: SyncParams,
     sf: SyncFilter,
+    ephemeralWanted: boolean,
   ): Promise<Array<[string, RoomPosition | null, RoomSyncResult]>> {
     const out: Array<[string, RoomPosition | null, RoomSyncResult]> = [];
-    const ephemeralWanted = ["m.typing", "m.receipt"].some((type) => eventMatchesFilter(sf.ephemeral, { type, sender: "", content: {} }));
     await forEachLimited([...fetch], ROOM_CONCURRENCY, async ([roomId, since]) => {
       const req: RoomSyncRequest = {
         userId: this.userId,
@@ -307,6 +397,7 @@ export class UserSync {
         ephemeral: ephemeralWanted && subFilterAllows(sf.ephemeral, roomId),
       };
       try {
+        SYNC_COUNTERS.fromRoom++;
         out.push([roomId, since, JSON.parse(await roomActor(this.env, roomId).syncRoom(req)) as RoomSyncResult]);
       } catch (e) {
         // The room keeps the client's old view and is asked again next time.

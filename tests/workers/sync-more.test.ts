@@ -8,7 +8,9 @@ import type { JsonObject } from "../../lib/json.ts";
 import { syncHubActor, syncHubShards, userActor } from "../../party/stubs.ts";
 import type { User } from "../../party/user.ts";
 import { SYNC_CHECKPOINTS_PER_DEVICE } from "../../party/sync/store.ts";
+import { SYNC_COUNTERS } from "../../party/sync/user-sync.ts";
 import { createRoom, enc, newUser, roomPath, sendMessage, V3, type TestUser } from "./room-helpers.ts";
+import { withKeys } from "./keys-helpers.ts";
 
 type Sync = JsonObject & { next_batch: string; rooms?: any; to_device?: any; device_lists?: any; account_data?: any };
 
@@ -114,6 +116,64 @@ describe("/sync v2: wake-ups", () => {
       since = s.next_batch;
     }
     expect(changed).toContain(bob.userId);
+  });
+});
+
+describe("/sync v2: the hub fast path", () => {
+  it("[sync: fast path] a listener a few events behind gets them from the hub, without asking the room", async () => {
+    const { alice, bob, roomId } = await pair();
+    const since = await settle(bob);
+    const before = { ...SYNC_COUNTERS };
+    const { res } = await wakeOn(bob, since, async () => {
+      await sendMessage(alice, roomId, "via hub");
+    });
+    const room = res.rooms.join[roomId];
+    expect(bodies(room)).toEqual(["via hub"]);
+    expect(room.timeline.events[0].unsigned.membership).toBe("join");
+    expect(SYNC_COUNTERS.fromHub - before.fromHub).toBeGreaterThanOrEqual(1);
+    expect(SYNC_COUNTERS.fromRoom - before.fromRoom).toBe(0);
+    // The sender's own device gets its transaction ID through the hub too.
+    const aliceSince = await settle(alice);
+    const put = await alice.ok("PUT", roomPath(roomId, "send/m.room.message/txn-hub-1"), { msgtype: "m.text", body: "mine" });
+    const mine = await sync(alice, { since: aliceSince, timeout: 5000 });
+    const echo = mine.rooms.join[roomId].timeline.events.find((e: any) => e.event_id === put.event_id);
+    expect(echo.unsigned.transaction_id).toBe("txn-hub-1");
+  });
+
+  it("[sync: fast path] a member event goes through the room (summary and membership change)", async () => {
+    const { alice, bob, roomId } = await pair();
+    const since = await settle(bob);
+    const carol = await newUser("mc");
+    const before = { ...SYNC_COUNTERS };
+    const { res } = await wakeOn(bob, since, () => carol.ok("POST", `${V3}/join/${enc(roomId)}`, {}));
+    expect(res.rooms.join[roomId].summary["m.joined_member_count"]).toBe(3);
+    expect(SYNC_COUNTERS.fromRoom - before.fromRoom).toBeGreaterThanOrEqual(1);
+    void alice;
+  });
+});
+
+describe("/sync v2: the quiet path", () => {
+  it("[sync: cost] a long-poll continuing from an armed token asks neither the hub nor the DeviceKeys actor", async () => {
+    const { bob } = await pair();
+    const since = await settle(bob);
+    const before = { ...SYNC_COUNTERS };
+    const a = await sync(bob, { since, timeout: 100 });
+    await sync(bob, { since: a.next_batch, timeout: 100 });
+    expect(SYNC_COUNTERS.hubPollsSkipped - before.hubPollsSkipped).toBeGreaterThanOrEqual(2);
+    expect(SYNC_COUNTERS.hubPolls - before.hubPolls).toBe(0);
+    expect(SYNC_COUNTERS.e2eeCached - before.e2eeCached).toBeGreaterThanOrEqual(2);
+    expect(SYNC_COUNTERS.e2eeCalls - before.e2eeCalls).toBe(0);
+  });
+
+  it("[sync: device_one_time_keys_count] a claim by another user shows in the owner's next sync (no stale cached count)", async () => {
+    const { alice, bob } = await pair();
+    await withKeys({ userId: bob.userId, deviceId: bob.deviceId, token: bob.token }, 3);
+    const since = await settle(bob);
+    const counted = await sync(bob, { since, timeout: 100 });
+    expect(counted.device_one_time_keys_count).toEqual({ signed_curve25519: 3 });
+    await alice.ok("POST", `${V3}/keys/claim`, { one_time_keys: { [bob.userId]: { [bob.deviceId]: "signed_curve25519" } } });
+    const after = await sync(bob, { since: counted.next_batch, timeout: 100 });
+    expect(after.device_one_time_keys_count).toEqual({ signed_curve25519: 2 });
   });
 });
 

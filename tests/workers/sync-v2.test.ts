@@ -15,6 +15,17 @@ async function sync(u: TestUser, query: Record<string, string | number | boolean
   return (await u.ok("GET", `${V3}/sync?${q}`)) as Sync;
 }
 
+/** Syncs until nothing more is pending (joining makes device lists change), returns the token. */
+async function settle(u: TestUser): Promise<string> {
+  let s = await sync(u);
+  for (let i = 0; i < 10; i++) {
+    const next = await sync(u, { since: s.next_batch, timeout: 150 });
+    if (!next.rooms && !next.device_lists && !next.account_data) return next.next_batch;
+    s = next;
+  }
+  throw new Error("sync never settled");
+}
+
 const bodies = (room: any) => (room?.timeline?.events ?? []).filter((e: any) => e.type === "m.room.message").map((e: any) => e.content.body);
 
 describe("/sync v2", () => {
@@ -63,7 +74,7 @@ describe("/sync v2", () => {
     const bob = await newUser("sb");
     const roomId = await createRoom(alice, { preset: "public_chat" });
     await bob.ok("POST", `${V3}/join/${enc(roomId)}`, {});
-    const s1 = await sync(bob);
+    const s1 = { next_batch: await settle(bob) };
     const started = Date.now();
     const poll = sync(bob, { since: s1.next_batch, timeout: 20000 });
     await new Promise((r) => setTimeout(r, 200));

@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { HUB_ENTRY_TTL_MS, HubState, shardOf } from "../../../lib/sync/hub.ts";
+import { HUB_ENTRY_TTL_MS, HubState, MAX_BUFFERED_EVENTS, shardOf } from "../../../lib/sync/hub.ts";
 import type { PublishedPosition } from "../../../lib/sync/position.ts";
+import type { SharedEvent } from "../../../lib/sync/shared-event.ts";
 
 const P = (s: number, r = 0, t = 0): PublishedPosition => ({ s, r, t, b: s });
 const known = (s: number, r = 0, t = 0) => ({ s, r, t });
+
+const ev = (stream: number, type = "m.room.message"): SharedEvent => ({ stream, json: JSON.stringify({ event_id: `$${stream}`, type, sender: "@s", content: { n: stream }, origin_server_ts: 1 }), type, sender: "@s", originServerTs: 1 });
 
 describe("sync hub shard", () => {
   it("[sync: catch-up] a room never published is unknown (ask the room), a published one is compared", () => {
@@ -12,7 +15,7 @@ describe("sync hub shard", () => {
     const r = h.poll("@u", [["!a", known(5)], ["!b", known(1)]], [], 0, 1);
     expect(r.changed).toEqual([]);
     expect(r.unknown).toEqual(["!b"]);
-    expect(h.poll("@u", [["!a", known(4)]], [], 0, 1).changed).toEqual([["!a", P(5)]]);
+    expect(h.poll("@u", [["!a", known(4)]], [], 0, 1).changed).toEqual([{ roomId: "!a", pos: P(5) }]);
   });
 
   it("[sync: catch-up] any of the three streams moving counts; the bump stamp alone does not", () => {
@@ -83,5 +86,43 @@ describe("sync hub shard", () => {
     const counts = new Array(16).fill(0);
     for (let i = 0; i < 1600; i++) counts[shardOf(`!room${i}:example.org`, 16)]++;
     for (const c of counts) expect(c).toBeGreaterThan(50);
+  });
+
+  it("[sync: fast path] a shard that holds every event after the client's position returns them", () => {
+    const h = new HubState();
+    h.publish("!a", P(2), 0, { from: 0, events: [ev(1), ev(2)] });
+    h.publish("!a", P(3), 0, { from: 2, events: [ev(3)] });
+    const d = h.poll("@u", [["!a", known(1)]], [], 0, 1, 10).changed[0]!;
+    expect(d.events!.map((e) => e.stream)).toEqual([2, 3]);
+  });
+
+  it("[sync: fast path] no events when the shard misses some (restart, lost publish) or there are more than asked", () => {
+    const h = new HubState();
+    h.publish("!a", P(5), 0, { from: 3, events: [ev(4), ev(5)] });
+    expect(h.poll("@u", [["!a", known(2)]], [], 0, 1, 10).changed[0]!.events).toBeUndefined(); // 3 is missing
+    expect(h.poll("@u", [["!a", known(3)]], [], 0, 1, 1).changed[0]!.events).toBeUndefined(); // 2 events > 1
+    h.publish("!a", P(9), 0, { from: 7, events: [ev(8), ev(9)] }); // not contiguous: starts over
+    expect(h.poll("@u", [["!a", known(5)]], [], 0, 1, 10).changed[0]!.events).toBeUndefined();
+    expect(h.poll("@u", [["!a", known(7)]], [], 0, 1, 10).changed[0]!.events!.map((e) => e.stream)).toEqual([8, 9]);
+  });
+
+  it("[sync: fast path] the buffer keeps the newest MAX_BUFFERED_EVENTS; typing travels with its serial", () => {
+    const h = new HubState();
+    const events = Array.from({ length: MAX_BUFFERED_EVENTS + 10 }, (_, i) => ev(i + 1));
+    h.publish("!a", { s: events.length, r: 0, t: 7, b: 0 }, 0, { from: 0, events, typing: ["@x"] });
+    const n = events.length;
+    expect(h.poll("@u", [["!a", known(9)]], [], 0, 1, 1000).changed[0]!.events).toBeUndefined();
+    const d = h.poll("@u", [["!a", known(10)]], [], 0, 1, 1000).changed[0]!;
+    expect(d.events).toHaveLength(n - 10);
+    expect(d.typing).toEqual(["@x"]);
+  });
+
+  it("[sync: long-poll] armAhead arms at the positions of the answer, so the next change wakes", () => {
+    const h = new HubState();
+    h.publish("!a", P(5), 0);
+    const r = h.poll("@u", [["!a", known(3)]], [], 10_000, 1, 10, true);
+    expect(r.armed).toBe(true);
+    expect(h.publish("!a", P(5), 2)).toEqual([]);
+    expect(h.publish("!a", P(6), 3)).toHaveLength(1);
   });
 });

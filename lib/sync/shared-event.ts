@@ -1,0 +1,89 @@
+/**
+ * The fast path of live sync: new events travel with the room's publish to its hub
+ * shard, which keeps the newest of them, so a listener that is only a few events behind
+ * gets them from the hub without asking the room (the room's single thread is the
+ * scarcest resource in a busy room). Design and limits: docs/design/sync.md.
+ *
+ * A shared event is the ClientEvent every joined member receives, serialised once; the
+ * per-reader parts of `unsigned` are added by the reader's User actor: `age`,
+ * `membership` (join: the fast path serves only members joined throughout) and
+ * `transaction_id` (only the sending device).
+ */
+import type { ClientEventWithoutRoomId } from "../event-format.ts";
+import type { JsonObject } from "../json.ts";
+import { eventMatchesFilter } from "../event-filter.ts";
+import type { RoomEventFilter } from "../filter.ts";
+import { streamToken } from "../pagination-token.ts";
+import type { PublishedPosition, RoomView } from "./position.ts";
+import type { RoomSyncResult } from "./response.ts";
+
+export interface SharedEvent {
+  stream: number;
+  /** ClientEventWithoutRoomId as JSON, `unsigned` without the per-reader fields. */
+  json: string;
+  type: string;
+  sender: string;
+  stateKey?: string;
+  originServerTs: number;
+  /** The sending device and its transaction ID (only that device sees it). */
+  txn?: { deviceId: string; txnId: string };
+}
+
+/** Events a hub shard returns for a room: the ones after `from`, contiguous, and the typing set if it changed. */
+export interface HubRoomDelta {
+  roomId: string;
+  pos: PublishedPosition;
+  /** Present when the shard holds every event after the client's position. */
+  events?: SharedEvent[];
+  /** The typing set at `pos.t`, when the shard has it. */
+  typing?: string[];
+}
+
+export interface FastPathInput {
+  userId: string;
+  deviceId: string;
+  view: RoomView;
+  delta: HubRoomDelta;
+  timeline: RoomEventFilter & { limit: number };
+  /** Lazy-loading: whether this device has been sent the member event of `userId` in the room. */
+  lazy: ((userId: string) => boolean) | undefined;
+  ephemeralWanted: boolean;
+  now: number;
+}
+
+/**
+ * The room's answer computed from hub data alone, or undefined when only the room can
+ * answer: events missing, more new events than the timeline shows (a gap needs a state
+ * delta), membership changes (summary, the reader's own membership), receipts (held by
+ * the room), or, under lazy loading, a sender whose member event this device lacks.
+ */
+export function fastRoomResult(i: FastPathInput): RoomSyncResult | undefined {
+  const { delta, view } = i;
+  const events = delta.events;
+  if (view.m !== "join" || !events) return undefined;
+  if (events.length > i.timeline.limit) return undefined;
+  if (delta.pos.r > view.r) return undefined;
+  if (delta.pos.t > view.t && i.ephemeralWanted && delta.typing === undefined) return undefined;
+  const kept: ClientEventWithoutRoomId[] = [];
+  for (const e of events) {
+    if (e.type === "m.room.member") return undefined;
+    if (i.lazy && !i.lazy(e.sender)) return undefined;
+    const ev = JSON.parse(e.json) as ClientEventWithoutRoomId;
+    if (!eventMatchesFilter({ ...i.timeline, rooms: undefined, not_rooms: undefined }, { type: ev.type, sender: ev.sender, content: ev.content })) continue;
+    kept.push(personalise(ev, e, i.userId, i.deviceId, i.now));
+  }
+  const result: RoomSyncResult = {
+    membership: "join",
+    memberStream: view.ms,
+    position: delta.pos,
+    timeline: { events: kept, limited: false, prev_batch: streamToken(events.length > 0 ? events[0]!.stream - 1 : view.s) },
+  };
+  if (i.ephemeralWanted && delta.pos.t > view.t && delta.typing) result.ephemeral = [{ type: "m.typing", content: { user_ids: delta.typing } }];
+  return result;
+}
+
+function personalise(ev: ClientEventWithoutRoomId, e: SharedEvent, userId: string, deviceId: string, now: number): ClientEventWithoutRoomId {
+  const unsigned: JsonObject = { ...(ev.unsigned ?? {}), age: Math.max(0, now - e.originServerTs), membership: "join" };
+  if (e.txn && e.sender === userId && e.txn.deviceId === deviceId) unsigned.transaction_id = e.txn.txnId;
+  return { ...ev, unsigned };
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import type { RoomView } from "../../../lib/sync/position.ts";
+import { fastRoomResult, type FastPathInput, type SharedEvent } from "../../../lib/sync/shared-event.ts";
+
+const ev = (stream: number, over: Partial<SharedEvent> = {}): SharedEvent => {
+  const type = over.type ?? "m.room.message";
+  const sender = over.sender ?? "@bob";
+  return {
+    stream,
+    json: JSON.stringify({ event_id: `$${stream}`, type, sender, content: { body: `m${stream}` }, origin_server_ts: 1000, unsigned: {} }),
+    type,
+    sender,
+    originServerTs: 1000,
+    ...over,
+  };
+};
+const view: RoomView = { m: "join", ms: 1, s: 10, r: 3, t: 0 };
+const input = (over: Partial<FastPathInput> = {}): FastPathInput => ({
+  userId: "@me",
+  deviceId: "DEV",
+  view,
+  delta: { roomId: "!r", pos: { s: 12, r: 3, t: 0, b: 12 }, events: [ev(11), ev(12)] },
+  timeline: { limit: 10 },
+  lazy: undefined,
+  ephemeralWanted: true,
+  now: 1500,
+  ...over,
+});
+
+describe("sync fast path (hub-held events)", () => {
+  it("[sync: timeline] new events with the reader's unsigned fields; prev_batch before the first", () => {
+    const r = fastRoomResult(input())!;
+    expect(r.timeline!.events.map((e) => e.event_id)).toEqual(["$11", "$12"]);
+    expect(r.timeline!.events[0]!.unsigned).toEqual({ age: 500, membership: "join" });
+    expect(r.timeline!.limited).toBe(false);
+    expect(r.timeline!.prev_batch).toBe("s10");
+    expect(r.position.s).toBe(12);
+  });
+
+  it("[sync: transaction_id] only the sending device sees its transaction ID", () => {
+    const mine = ev(11, { sender: "@me", txn: { deviceId: "DEV", txnId: "t1" } });
+    const other = ev(12, { sender: "@me", txn: { deviceId: "OTHER", txnId: "t2" } });
+    const r = fastRoomResult(input({ delta: { roomId: "!r", pos: { s: 12, r: 3, t: 0, b: 12 }, events: [mine, other] } }))!;
+    expect(r.timeline!.events[0]!.unsigned!.transaction_id).toBe("t1");
+    expect(r.timeline!.events[1]!.unsigned!.transaction_id).toBeUndefined();
+  });
+
+  it("[filter: timeline] the timeline filter applies to hub-held events", () => {
+    const r = fastRoomResult(input({ timeline: { limit: 10, not_senders: ["@bob"] } }))!;
+    expect(r.timeline!.events).toEqual([]);
+  });
+
+  it("[sync: fast path] only the room can answer: member events, receipts, gaps beyond the limit, missing events, not joined", () => {
+    const pos = { s: 12, r: 3, t: 0, b: 12 };
+    expect(fastRoomResult(input({ delta: { roomId: "!r", pos, events: [ev(11), ev(12, { type: "m.room.member", stateKey: "@x" })] } }))).toBeUndefined();
+    expect(fastRoomResult(input({ delta: { roomId: "!r", pos: { ...pos, r: 4 }, events: [ev(11), ev(12)] } }))).toBeUndefined();
+    expect(fastRoomResult(input({ timeline: { limit: 1 } }))).toBeUndefined();
+    expect(fastRoomResult(input({ delta: { roomId: "!r", pos } }))).toBeUndefined();
+    expect(fastRoomResult(input({ view: { ...view, m: "leave" } }))).toBeUndefined();
+  });
+
+  it("[lazy-loading] a sender whose member event this device lacks needs the room", () => {
+    expect(fastRoomResult(input({ lazy: () => false }))).toBeUndefined();
+    expect(fastRoomResult(input({ lazy: (u) => u === "@bob" }))).toBeDefined();
+  });
+
+  it("[sync: typing] a changed typing set travels with the events; without the set, the room answers", () => {
+    const pos = { s: 12, r: 3, t: 5, b: 12 };
+    const r = fastRoomResult(input({ delta: { roomId: "!r", pos, events: [], typing: ["@bob"] } }))!;
+    expect(r.ephemeral).toEqual([{ type: "m.typing", content: { user_ids: ["@bob"] } }]);
+    expect(fastRoomResult(input({ delta: { roomId: "!r", pos, events: [] } }))).toBeUndefined();
+  });
+});
