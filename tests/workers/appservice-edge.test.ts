@@ -230,7 +230,7 @@ describe("[as: transactions] room events reach the appservice", () => {
     expect((await asCall("POST", `${V3}/rooms/${enc(roomId)}/join`, {}, { user_id: g })).status).toBe(200);
     const sent: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const who = i % 2 === 0 ? { user_id: g } : {};
+      const who: Record<string, string> = { user_id: g };
       const r = i % 2 === 0
         ? await asCall("PUT", roomPath(roomId, `send/m.room.message/m${i}`), { msgtype: "m.text", body: `g${i}` }, who)
         : await alice.call("PUT", roomPath(roomId, `send/m.room.message/m${i}`), { msgtype: "m.text", body: `a${i}` });
