@@ -1,0 +1,155 @@
+/**
+ * `npm run bench`: Parley's benchmark suite (issue "Benchmark suite").
+ *
+ * Starts Parley the way the README does (or takes --base-url), optionally a second
+ * homeserver (--compare-url, any server speaking the client-server API), runs the same
+ * eight workloads against each through the standard API only, and prints one table:
+ * p50/p99 latency, throughput, server CPU and peak memory, the goal, and the ratio.
+ * Loopback only; every loop is bounded in count and time. Results: docs/benchmarks.md.
+ *
+ *   npm run bench [-- --quick] [-- --only 1,2] [-- --base-url URL] [-- --compare-url URL --compare-pid PID]
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs, UsageError, type BenchOptions } from "./lib/args.ts";
+import { Client, localpart } from "./lib/client.ts";
+import { lifetimePeakMiB, Sampler, selfCpu } from "./lib/proc.ts";
+import { startParley, type StartedParley } from "./lib/server.ts";
+import { render, renderNotes } from "./lib/table.ts";
+import type { Row, Target, Workload } from "./lib/target.ts";
+import { bridge, forStartedParley, fromRegistration, type AppserviceListener } from "./workloads/appservice.ts";
+import { stateResolution } from "./workloads/lib-level.ts";
+import { concurrent, sequential } from "./workloads/send.ts";
+import { firstResponse, webSocketFanOut } from "./workloads/sliding.ts";
+import { rowsPerMessage } from "./workloads/storage.ts";
+import { fanOut, wake } from "./workloads/sync.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+const WORKLOADS: Array<[number, Workload]> = [
+  [1, sequential],
+  [2, concurrent],
+  [3, bridge],
+  [4, fanOut],
+  [4, webSocketFanOut],
+  [5, wake],
+  [6, firstResponse],
+  [7, stateResolution],
+  [8, rowsPerMessage],
+];
+
+let opts: BenchOptions;
+try {
+  opts = parseArgs(process.argv.slice(2));
+} catch (e) {
+  if (!(e instanceof UsageError)) throw e;
+  if (e.message) console.error(`bench: ${e.message}`);
+  console.error(e.usage);
+  process.exit(e.message ? 2 : 0);
+}
+
+const started = new Date();
+const load0 = loadavg();
+const cleanups: Array<() => Promise<void> | void> = [];
+const rows: Row[] = [];
+let parley: StartedParley | undefined;
+const clientCpu = selfCpu();
+
+async function runTarget(t: Target): Promise<void> {
+  for (const [n, workload] of WORKLOADS) {
+    if (opts.only && !opts.only.has(n)) continue;
+    const t0 = performance.now();
+    process.stderr.write(`bench: ${t.label}: workload ${n} (${workload.name}) … `);
+    try {
+      const out = await workload(t);
+      rows.push(...out);
+      process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    } catch (e) {
+      // A workload that breaks is a finding, shown as such; the others still run.
+      const msg = e instanceof Error ? e.message : String(e);
+      rows.push({ workload: n, name: workload.name, server: t.label, skipped: `failed: ${msg.split("\n")[0]!.slice(0, 200)}`, notes: [] });
+      process.stderr.write(`failed: ${msg}\n`);
+    }
+  }
+}
+
+function target(label: string, baseUrl: string, extra: Partial<Target>): Target {
+  const client = new Client(baseUrl);
+  cleanups.push(() => client.close());
+  const t: Target = {
+    label, baseUrl, client, isParley: label === "parley", quick: opts.quick,
+    register: (tag) => client.register(localpart(tag), t.sharedSecret),
+    ...extra,
+  };
+  return t;
+}
+
+try {
+  // ---- Parley -------------------------------------------------------------------------
+  let external: AppserviceListener | undefined;
+  if (opts.appserviceRegistration) {
+    external = await fromRegistration(opts.appserviceRegistration);
+    cleanups.push(() => external!.close());
+  }
+  let parleyTarget: Target;
+  if (opts.baseUrl) {
+    parleyTarget = target("parley", opts.baseUrl, { dataDir: opts.dataDir, sharedSecret: opts.sharedSecret, appservice: external });
+  } else {
+    const asDir = mkdtempSync(join(tmpdir(), "parley-bench-as-"));
+    cleanups.push(() => rmSync(asDir, { recursive: true, force: true }));
+    const as = await forStartedParley(asDir);
+    cleanups.push(() => as.close());
+    process.stderr.write("bench: starting Parley (node scripts/start.mjs) … ");
+    parley = await startParley({ PARLEY_APPSERVICES: asDir });
+    cleanups.push(() => parley!.stop());
+    process.stderr.write(`${parley.baseUrl}, workerd pid ${parley.workerd().join(",")}\n`);
+    const p = parley;
+    parleyTarget = target("parley", p.baseUrl, { dataDir: p.dataDir, appservice: as, sampler: new Sampler(() => p.workerd(), (pid) => p.role(pid)) });
+  }
+  await runTarget(parleyTarget);
+
+  // ---- the other homeserver -----------------------------------------------------------
+  if (opts.compareUrl) {
+    const pid = opts.comparePid;
+    await runTarget(target("compare", opts.compareUrl, {
+      sharedSecret: opts.sharedSecret, appservice: external,
+      sampler: pid ? new Sampler(() => [pid]) : undefined,
+    }));
+  }
+
+  // ---- the table ----------------------------------------------------------------------
+  rows.sort((a, b) => a.workload - b.workload || Number(a.server !== "parley") - Number(b.server !== "parley"));
+  const load1 = loadavg();
+  const wrangler = JSON.parse(readFileSync(join(ROOT, "node_modules/wrangler/package.json"), "utf8")) as { version: string };
+  const meta = {
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    date: started.toISOString(),
+    machine: `${cpus().length} cores (${cpus()[0]?.model.trim() ?? "?"}), Node ${process.versions.node}, workerd via wrangler dev ${wrangler.version}`,
+    load: `load average at start ${load0.map((l) => l.toFixed(2)).join(" ")}, at end ${load1.map((l) => l.toFixed(2)).join(" ")}`,
+    clientCpuSeconds: clientCpu() / 1000,
+    parleyWorkerdLifetimePeakMiB: parley ? lifetimePeakMiB(parley.workerd()) : undefined,
+    wranglerSupervisorPeakMiB: parley ? lifetimePeakMiB(parley.supervisors()) : undefined,
+  };
+  console.log(`\n${meta.command}\n${meta.date}; ${meta.machine}\n${meta.load}\n`);
+  console.log(render(rows, opts.compareUrl !== undefined));
+  console.log(`\nServer CPU and peak memory: ${parley ? "the workerd process serving Parley" : "n/a unless the server was started here"}` +
+    `${opts.comparePid ? `; compare: process tree of pid ${opts.comparePid}` : ""}; sampled every 100 ms over each workload's measured part.` +
+    `${parley ? " wrangler dev runs two workerd processes, a proxy owning the port and the one running the Worker and actors; the columns are their sum, the notes split it." : ""}`);
+  if (parley) {
+    console.log(`workerd peak RSS over the whole run (VmHWM): ${meta.parleyWorkerdLifetimePeakMiB!.toFixed(0)} MiB; ` +
+      `wrangler's node supervisors (not part of a deployed Worker): ${meta.wranglerSupervisorPeakMiB!.toFixed(0)} MiB.`);
+  }
+  console.log(`The load generator (this process) used ${meta.clientCpuSeconds.toFixed(1)} s of CPU on the same machine.\n`);
+  console.log(renderNotes(rows));
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ meta, rows }, null, 2) + "\n");
+} finally {
+  for (const c of cleanups.reverse()) {
+    try {
+      await c();
+    } catch {
+      // best effort: the server and listeners are going away anyway
+    }
+  }
+}
