@@ -25,12 +25,16 @@ export interface PublishBatch {
   events: SharedEvent[];
   /** The typing set at the published `t`. */
   typing?: string[];
+  /** Stream of the room's newest state event at the published `s`. */
+  stateStream?: number;
 }
 
 interface Buffer {
   /** Stream position before events[0]. */
   from: number;
   events: SharedEvent[];
+  /** Stream of the newest state event up to the buffer's end (undefined: not known). */
+  stateStream?: number;
 }
 
 interface Entry {
@@ -171,8 +175,17 @@ export class HubState {
       return d;
     }
     const last = buf.events.length > 0 ? buf.events[buf.events.length - 1]!.stream : buf.from;
-    if (buf.from > known.s || last !== pos.s || pos.s - known.s > max) return d;
-    d.events = buf.events.filter((e) => e.stream > known.s);
+    if (last !== pos.s || max <= 0) return d;
+    if (buf.from <= known.s && pos.s - known.s <= max) {
+      d.events = buf.events.filter((e) => e.stream > known.s);
+      return d;
+    }
+    // A gap, but no state changed in it: the newest `max` events and `limited` say it all
+    // (the state delta a gappy sync needs is empty).
+    if (buf.stateStream !== undefined && buf.stateStream <= known.s && buf.events.length >= max) {
+      d.events = buf.events.slice(buf.events.length - max);
+      d.limited = true;
+    }
     return d;
   }
 
@@ -183,6 +196,7 @@ export class HubState {
     const last = buf ? (buf.events.length > 0 ? buf.events[buf.events.length - 1]!.stream : buf.from) : undefined;
     // Contiguous with what is held: append; otherwise (a publish was lost, the shard restarted) start over.
     const next: Buffer = buf && last === batch.from ? { from: buf.from, events: buf.events.concat(batch.events) } : { from: batch.from, events: batch.events };
+    next.stateStream = batch.stateStream;
     if (next.events.length > MAX_BUFFERED_EVENTS) {
       const drop = next.events.length - MAX_BUFFERED_EVENTS;
       next.from = next.events[drop - 1]!.stream;

@@ -2,7 +2,9 @@
  * The fast path of live sync: new events travel with the room's publish to its hub
  * shard, which keeps the newest of them, so a listener that is only a few events behind
  * gets them from the hub without asking the room (the room's single thread is the
- * scarcest resource in a busy room). Design and limits: docs/design/sync.md.
+ * scarcest resource in a busy room). A listener further behind gets the newest events as
+ * a limited timeline when no state changed in the gap (nothing else would go in `state`).
+ * Design and limits: docs/design/sync.md.
  *
  * A shared event is the ClientEvent every joined member receives, serialised once; the
  * per-reader parts of `unsigned` are added by the reader's User actor: `age`,
@@ -37,6 +39,8 @@ export interface HubRoomDelta {
   events?: SharedEvent[];
   /** The typing set at `pos.t`, when the shard has it. */
   typing?: string[];
+  /** The events are only the newest: a gap precedes them, with no state change in it. */
+  limited?: boolean;
 }
 
 export interface FastPathInput {
@@ -62,6 +66,7 @@ export function fastRoomResult(i: FastPathInput): RoomSyncResult | undefined {
   const events = delta.events;
   if (view.m !== "join" || !events) return undefined;
   if (events.length > i.timeline.limit) return undefined;
+  if (delta.limited && events.length < i.timeline.limit) return undefined;
   if (delta.pos.r > view.r) return undefined;
   if (delta.pos.t > view.t && i.ephemeralWanted && delta.typing === undefined) return undefined;
   const kept: ClientEventWithoutRoomId[] = [];
@@ -76,7 +81,7 @@ export function fastRoomResult(i: FastPathInput): RoomSyncResult | undefined {
     membership: "join",
     memberStream: view.ms,
     position: delta.pos,
-    timeline: { events: kept, limited: false, prev_batch: streamToken(events.length > 0 ? events[0]!.stream - 1 : view.s) },
+    timeline: { events: kept, limited: delta.limited === true, prev_batch: streamToken(events.length > 0 ? events[0]!.stream - 1 : view.s) },
   };
   if (i.ephemeralWanted && delta.pos.t > view.t && delta.typing) result.ephemeral = [{ type: "m.typing", content: { user_ids: delta.typing } }];
   return result;

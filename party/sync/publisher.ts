@@ -33,7 +33,9 @@ export class RoomPublisher {
   readonly #receiptPosition: () => number;
   readonly #findBump: () => number;
   readonly #typingUsers: () => string[];
+  readonly #findStateStream: () => number;
   #bump: number | undefined;
+  #stateStream: number | undefined;
   #typing = 0;
   #publishedTyping = 0;
   /** Events committed and not yet published, and the stream position before the first. */
@@ -52,6 +54,7 @@ export class RoomPublisher {
     receiptPosition: () => number,
     findBump: () => number,
     typingUsers: () => string[],
+    findStateStream: () => number,
   ) {
     this.#env = env;
     this.#roomId = roomId;
@@ -59,6 +62,7 @@ export class RoomPublisher {
     this.#receiptPosition = receiptPosition;
     this.#findBump = findBump;
     this.#typingUsers = typingUsers;
+    this.#findStateStream = findStateStream;
   }
 
   /** The room's position now. */
@@ -70,8 +74,10 @@ export class RoomPublisher {
   /** Events were committed (their stream orderings are in the head already), in stream order. */
   eventsCommitted(events: readonly SharedEvent[]): void {
     if (events.length === 0) return;
+    this.#stateStream ??= this.#findStateStream();
     for (const e of events) {
       if (BUMP_EVENT_TYPES.has(e.type) && e.stream > (this.#bump ?? 0)) this.#bump = e.stream;
+      if (e.stateKey !== undefined && e.stream > this.#stateStream) this.#stateStream = e.stream;
     }
     if (this.#pending.length === 0) this.#pendingFrom = events[0]!.stream - 1;
     this.#pending.push(...events);
@@ -99,7 +105,7 @@ export class RoomPublisher {
       while (this.#dirty) {
         this.#dirty = false;
         const pos = this.position();
-        const batch: PublishBatch = { from: this.#pendingFrom, events: this.#pending };
+        const batch: PublishBatch = { from: this.#pendingFrom, events: this.#pending, stateStream: (this.#stateStream ??= this.#findStateStream()) };
         if (pos.t !== this.#publishedTyping) batch.typing = this.#typingUsers();
         this.#pending = [];
         try {
@@ -123,6 +129,11 @@ export class RoomPublisher {
       this.#inFlight = false;
     }
   }
+}
+
+/** The stream of the newest accepted state event (SQL on the room's events; the events_state index). */
+export function newestStateStream(sql: SqlStorage): number {
+  return sql.exec<{ s: number | null }>("SELECT MAX(stream) AS s FROM events WHERE state_key IS NOT NULL AND rejection IS NULL").one().s ?? 0;
 }
 
 /** The stream of the newest event that counts for recency (SQL on the room's events). */

@@ -14,7 +14,7 @@ import { Receipts } from "../room/ephemeral.ts";
 import { onTypingChange, RoomReads } from "../room/read-api.ts";
 import type { NewEvent } from "../room/store.ts";
 import { stateContentAt, type ReadRoom } from "../room/visibility.ts";
-import { newestBumpStream, RoomPublisher } from "./publisher.ts";
+import { newestBumpStream, newestStateStream, RoomPublisher } from "./publisher.ts";
 import { roomSync, type FeedSource } from "./room-feed.ts";
 
 export class RoomSyncSource {
@@ -33,6 +33,7 @@ export class RoomSyncSource {
       () => receipts.position(),
       () => newestBumpStream(room.sql),
       () => reads().typingUsers().user_ids,
+      () => newestStateStream(room.sql),
     );
     onTypingChange(room.store, () => this.#publisher.typingChanged());
     this.#feedSource = {

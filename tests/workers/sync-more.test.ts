@@ -250,7 +250,7 @@ describe("/sync v2: sections and gaps", () => {
     expect(room.state.events.find((e: any) => e.type === "m.room.topic").content.topic).toBe("changed in the gap");
     const page = await alice.ok("GET", roomPath(roomId, `messages?dir=b&limit=3&from=${room.timeline.prev_batch}`));
     expect((page.chunk as any[]).map((e) => e.type)).toEqual(["m.room.topic", "m.room.message", "m.room.message"]);
-  });
+   }, 30_000);
 
   it("[sync: full_state] returns at once with the whole state even with a token", async () => {
     const alice = await newUser("ma");

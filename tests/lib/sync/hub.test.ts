@@ -125,4 +125,15 @@ describe("sync hub shard", () => {
     expect(h.publish("!a", P(5), 2)).toEqual([]);
     expect(h.publish("!a", P(6), 3)).toHaveLength(1);
   });
+
+  it("[sync: limited] a listener behind by more than its limit gets the newest events, limited, when no state changed in the gap", () => {
+    const h = new HubState();
+    const events = Array.from({ length: 30 }, (_, i) => ev(i + 1));
+    h.publish("!a", P(30), 0, { from: 0, events, stateStream: 3 });
+    const d = h.poll("@u", [["!a", known(5)]], [], 0, 1, 10).changed[0]!;
+    expect(d.limited).toBe(true);
+    expect(d.events!.map((e) => e.stream)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
+    // A state change in the gap: only the room can give the state delta.
+    expect(h.poll("@u", [["!a", known(2)]], [], 0, 1, 10).changed[0]!.events).toBeUndefined();
+  });
 });

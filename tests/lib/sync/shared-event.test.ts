@@ -70,4 +70,12 @@ describe("sync fast path (hub-held events)", () => {
     expect(r.ephemeral).toEqual([{ type: "m.typing", content: { user_ids: ["@bob"] } }]);
     expect(fastRoomResult(input({ delta: { roomId: "!r", pos, events: [] } }))).toBeUndefined();
   });
+
+  it("[sync: limited] hub events after a gap without state changes make a limited timeline", () => {
+    const pos = { s: 40, r: 3, t: 0, b: 40 };
+    const r = fastRoomResult(input({ timeline: { limit: 2 }, delta: { roomId: "!r", pos, events: [ev(39), ev(40)], limited: true } }))!;
+    expect(r.timeline!.limited).toBe(true);
+    expect(r.timeline!.prev_batch).toBe("s38");
+    expect(fastRoomResult(input({ timeline: { limit: 3 }, delta: { roomId: "!r", pos, events: [ev(39), ev(40)], limited: true } }))).toBeUndefined();
+  });
 });
