@@ -9,13 +9,14 @@
  *
  *   npm run bench [-- --quick] [-- --only 1,2] [-- --base-url URL] [-- --compare-url URL --compare-pid PID]
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, UsageError, type BenchOptions } from "./lib/args.ts";
 import { Client, localpart } from "./lib/client.ts";
 import { lifetimePeakMiB, Sampler, selfCpu } from "./lib/proc.ts";
+import { inspectorUrl, startProfile, type ProfileSummary } from "./lib/profiler.ts";
 import { startParley, type StartedParley } from "./lib/server.ts";
 import { render, renderNotes } from "./lib/table.ts";
 import type { Row, Target, Workload } from "./lib/target.ts";
@@ -56,6 +57,7 @@ const cleanups: Array<() => Promise<void> | void> = [];
 const rows: Row[] = [];
 let parley: StartedParley | undefined;
 const clientCpu = selfCpu();
+const profiles: Array<{ label: string; summary: ProfileSummary }> = [];
 
 async function runTarget(t: Target): Promise<void> {
   for (const [n, workload] of WORKLOADS) {
@@ -63,8 +65,23 @@ async function runTarget(t: Target): Promise<void> {
     const t0 = performance.now();
     process.stderr.write(`bench: ${t.label}: workload ${n} (${workload.name}) … `);
     try {
-      const out = await workload(t);
+      let out: Row[];
+      if (n === 3 && t.label === "parley" && !opts.baseUrl) {
+        // The appservice must be in the server's start-up configuration; a second Parley
+        // carries it, so the other workloads measure the plain README server (an appservice
+        // registry adds a token hash to every authenticated request).
+        const sub = await startedParleyTarget(true);
+        try {
+          out = await workload(sub.target);
+          t.profiles.push(...sub.target.profiles);
+        } finally {
+          await sub.stop();
+        }
+      } else {
+        out = await workload(t);
+      }
       rows.push(...out);
+      for (const [i, summary] of t.profiles.splice(0).entries()) profiles.push({ label: `${n} ${workload.name} #${i + 1}`, summary });
       process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     } catch (e) {
       // A workload that breaks is a finding, shown as such; the others still run.
@@ -79,12 +96,44 @@ function target(label: string, baseUrl: string, extra: Partial<Target>): Target 
   const client = new Client(baseUrl);
   cleanups.push(() => client.close());
   const t: Target = {
-    label, baseUrl, client, isParley: label === "parley", quick: opts.quick,
+    label, baseUrl, client, isParley: label === "parley", quick: opts.quick, profiles: [],
     register: (tag) => client.register(localpart(tag), t.sharedSecret),
     ...extra,
   };
   return t;
 }
+
+/** Parley started the README way; with an appservice (workload 3) when asked. */
+async function startedParleyTarget(withAppservice: boolean): Promise<{ server: StartedParley; target: Target; stop(): Promise<void> }> {
+  const local: Array<() => Promise<void> | void> = [];
+  const env: Record<string, string> = {};
+  let as: AppserviceListener | undefined;
+  if (withAppservice) {
+    const asDir = mkdtempSync(join(tmpdir(), "parley-bench-as-"));
+    local.push(() => rmSync(asDir, { recursive: true, force: true }));
+    as = await forStartedParley(asDir);
+    local.push(() => as!.close());
+    env.PARLEY_APPSERVICES = asDir;
+  }
+  process.stderr.write(`bench: starting Parley${withAppservice ? " with an appservice" : ""} (node scripts/start.mjs) … `);
+  const p = await startParley(env);
+  local.push(() => p.stop());
+  process.stderr.write(`${p.baseUrl}, workerd pid ${p.workerd().join(",")}\n`);
+  const t = target("parley", p.baseUrl, { dataDir: p.dataDir, appservice: as, sampler: new Sampler(() => p.workerd(), (pid) => p.role(pid)) });
+  if (opts.profile) {
+    const dir = opts.profile;
+    mkdirSync(dir, { recursive: true });
+    const worker = p.workerd().find((pid) => p.role(pid) === "worker");
+    if (worker === undefined) throw new Error("--profile: no Worker workerd process found");
+    const ws = await inspectorUrl(worker);
+    t.profiler = () => startProfile(ws, join(dir, `parley-${++profileFiles}.cpuprofile`));
+  }
+  const stop = async () => {
+    for (const c of local.reverse()) await c();
+  };
+  return { server: p, target: t, stop };
+}
+let profileFiles = 0;
 
 try {
   // ---- Parley -------------------------------------------------------------------------
@@ -97,16 +146,10 @@ try {
   if (opts.baseUrl) {
     parleyTarget = target("parley", opts.baseUrl, { dataDir: opts.dataDir, sharedSecret: opts.sharedSecret, appservice: external });
   } else {
-    const asDir = mkdtempSync(join(tmpdir(), "parley-bench-as-"));
-    cleanups.push(() => rmSync(asDir, { recursive: true, force: true }));
-    const as = await forStartedParley(asDir);
-    cleanups.push(() => as.close());
-    process.stderr.write("bench: starting Parley (node scripts/start.mjs) … ");
-    parley = await startParley({ PARLEY_APPSERVICES: asDir });
-    cleanups.push(() => parley!.stop());
-    process.stderr.write(`${parley.baseUrl}, workerd pid ${parley.workerd().join(",")}\n`);
-    const p = parley;
-    parleyTarget = target("parley", p.baseUrl, { dataDir: p.dataDir, appservice: as, sampler: new Sampler(() => p.workerd(), (pid) => p.role(pid)) });
+    const main = await startedParleyTarget(false);
+    cleanups.push(() => main.stop());
+    parley = main.server;
+    parleyTarget = main.target;
   }
   await runTarget(parleyTarget);
 
@@ -143,6 +186,12 @@ try {
   }
   console.log(`The load generator (this process) used ${meta.clientCpuSeconds.toFixed(1)} s of CPU on the same machine.\n`);
   console.log(renderNotes(rows));
+  for (const { label, summary } of profiles) {
+    console.log(`\nProfile of workload ${label} (Worker, ${summary.totalMs.toFixed(0)} ms sampled; self time):`);
+    for (const f of summary.top.slice(0, 15)) console.log(`  ${f.pct.toFixed(1).padStart(5)}% ${f.ms.toFixed(0).padStart(6)} ms  ${f.name}`);
+    console.log("  inclusive:");
+    for (const f of summary.inclusive.slice(0, 20)) console.log(`  ${f.pct.toFixed(1).padStart(5)}% ${f.ms.toFixed(0).padStart(6)} ms  ${f.name}`);
+  }
   if (opts.json) writeFileSync(opts.json, JSON.stringify({ meta, rows }, null, 2) + "\n");
 } finally {
   for (const c of cleanups.reverse()) {

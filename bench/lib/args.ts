@@ -22,6 +22,8 @@ export interface BenchOptions {
   only?: Set<number>;
   /** Write the raw results as JSON here. */
   json?: string;
+  /** Directory for V8 CPU profiles of the started Parley's Worker, one per measured part. */
+  profile?: string;
 }
 
 const USAGE = `npm run bench -- [options]
@@ -34,7 +36,9 @@ const USAGE = `npm run bench -- [options]
                         appservice registration the external servers loaded (workload 3)
   --only 1,2,5          run only these workloads
   --quick               small counts: a smoke run in about a minute
-  --json FILE           also write the results as JSON`;
+  --json FILE           also write the results as JSON
+  --profile DIR         CPU-profile the started Parley's Worker during each measured part
+                        (workerd inspector); slows the server, so not for the figures`;
 
 export function parseArgs(argv: string[]): BenchOptions {
   const opts: BenchOptions = { quick: false };
@@ -58,10 +62,12 @@ export function parseArgs(argv: string[]): BenchOptions {
         break;
       case "--quick": opts.quick = true; break;
       case "--json": opts.json = value(); break;
+      case "--profile": opts.profile = value(); break;
       case "--help": case "-h": throw new UsageError("");
       default: throw new UsageError(`unknown option ${name}`);
     }
   }
+  if (opts.profile && opts.baseUrl) throw new UsageError("--profile needs the Parley the benchmark starts (its workerd's inspector)");
   if (opts.dataDir && !opts.baseUrl) throw new UsageError("--data-dir goes with --base-url (a started Parley's data directory is known)");
   return opts;
 }

@@ -1,6 +1,7 @@
 /** What a workload gets (a server to talk to) and gives back (rows of the table). */
 import type { Client, Session } from "./client.ts";
 import type { Sampler, Usage } from "./proc.ts";
+import type { ProfileSummary } from "./profiler.ts";
 import type { Latency } from "./stats.ts";
 
 export interface AppserviceSetup {
@@ -28,6 +29,9 @@ export interface Target {
   quick: boolean;
   /** Register a fresh user. */
   register(tag: string): Promise<Session>;
+  /** --profile: starts a CPU profile of the server; measured() collects it into `profiles`. */
+  profiler?: () => Promise<() => Promise<ProfileSummary>>;
+  profiles: ProfileSummary[];
 }
 
 export interface Row {
@@ -56,9 +60,12 @@ export function skipped(workload: number, name: string, t: Target, reason: strin
 
 /** Runs `fn` inside a CPU/memory window of the target's sampler. */
 export async function measured<T>(t: Target, fn: () => Promise<T>): Promise<{ result: T; usage?: Usage }> {
+  const stopProfile = await t.profiler?.();
   const stop = t.sampler?.start();
   const result = await fn();
-  return { result, usage: stop?.() };
+  const usage = stop?.();
+  if (stopProfile) t.profiles.push(await stopProfile());
+  return { result, usage };
 }
 
 /** Count- and time-capped loop: stops after `count` iterations or `seconds`, whichever first. */
