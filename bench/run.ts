@@ -119,7 +119,10 @@ async function startedParleyTarget(withAppservice: boolean): Promise<{ server: S
   const p = await startParley(env);
   local.push(() => p.stop());
   process.stderr.write(`${p.baseUrl}, workerd pid ${p.workerd().join(",")}\n`);
-  const t = target("parley", p.baseUrl, { dataDir: p.dataDir, appservice: as, sampler: new Sampler(() => p.workerd(), (pid) => p.role(pid)) });
+  const t = target("parley", p.baseUrl, {
+    dataDir: p.dataDir, appservice: as, directUrl: await p.directUrl(),
+    sampler: new Sampler(() => p.workerd(), (pid) => p.role(pid)),
+  });
   if (opts.profile) {
     const dir = opts.profile;
     mkdirSync(dir, { recursive: true });

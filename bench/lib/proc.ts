@@ -4,7 +4,7 @@
  * VmRSS seen by a sample inside the window (VmHWM is per process and since its start, so
  * it cannot give a per-workload peak of a sum; it is reported for the whole run).
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 const INTERVAL_MS = 100;
@@ -26,6 +26,8 @@ export interface Usage {
   peakRssMiB: number;
   /** CPU time per role (see Sampler's `role`), when roles are given. */
   cpuMsByRole?: Record<string, number>;
+  /** CPU time of the load generator (this process) in the same window. */
+  clientCpuMs?: number;
 }
 
 function read(path: string): string | undefined {
@@ -59,6 +61,25 @@ export function tree(root: number): number[] {
     todo.push(...children(pid));
   }
   return out;
+}
+
+/** Loopback ports `pid` listens on (IPv4), from its socket inodes and /proc/net/tcp. */
+export function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // fd closed meanwhile
+    }
+  }
+  const ports: number[] = [];
+  for (const line of readFileSync(`/proc/${pid}/net/tcp`, "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[3] === "0A" && inodes.has(f[9]!)) ports.push(parseInt(f[1]!.split(":")[1]!, 16));
+  }
+  return ports;
 }
 
 export function comm(pid: number): string {

@@ -6,10 +6,10 @@
  * come from runs without it.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { listeningPorts } from "./proc.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -19,25 +19,6 @@ export interface ProfileSummary {
   top: Array<{ name: string; ms: number; pct: number }>;
   /** By inclusive time (the function or anything it called). */
   inclusive: Array<{ name: string; ms: number; pct: number }>;
-}
-
-/** Loopback ports `pid` listens on (IPv4), from its socket inodes and /proc/net/tcp. */
-function listeningPorts(pid: number): number[] {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]!);
-    } catch {
-      // fd closed meanwhile
-    }
-  }
-  const ports: number[] = [];
-  for (const line of readFileSync(`/proc/${pid}/net/tcp`, "utf8").split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f[3] === "0A" && inodes.has(f[9]!)) ports.push(parseInt(f[1]!.split(":")[1]!, 16));
-  }
-  return ports;
 }
 
 export async function inspectorUrl(pid: number): Promise<string> {

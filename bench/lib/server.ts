@@ -9,7 +9,7 @@
  */
 import { readdirSync } from "node:fs";
 import { startServer, type RunningServer } from "../../tests/e2e/setup.ts";
-import { cmdline, comm, tree } from "./proc.ts";
+import { cmdline, comm, listeningPorts, tree } from "./proc.ts";
 
 export interface StartedParley extends RunningServer {
   /** The workerd processes serving it, looked up again each time (a reload replaces them). */
@@ -18,6 +18,11 @@ export interface StartedParley extends RunningServer {
   supervisors(): number[];
   /** "dev proxy" for the workerd owning the public port, "worker" for the other. */
   role(pid: number): string;
+  /**
+   * The Worker's own HTTP socket behind wrangler's dev proxy (found by asking each of the
+   * worker process's listening ports for /versions), to measure what the proxy hop costs.
+   */
+  directUrl(): Promise<string | undefined>;
 }
 
 export async function startParley(env: Record<string, string>): Promise<StartedParley> {
@@ -31,6 +36,19 @@ export async function startParley(env: Record<string, string>): Promise<StartedP
     workerd: () => all().filter((p) => comm(p) === "workerd"),
     supervisors: () => all().filter((p) => comm(p) !== "workerd"),
     role: (pid) => (cmdline(pid).includes(`entry=127.0.0.1:${port} `) ? "dev proxy" : "worker"),
+    directUrl: async () => {
+      const worker = all().find((p) => comm(p) === "workerd" && !cmdline(p).includes(`entry=127.0.0.1:${port} `));
+      for (const candidate of worker === undefined ? [] : listeningPorts(worker)) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${candidate}/_matrix/client/versions`, { signal: AbortSignal.timeout(1000) });
+          const body = (await res.json()) as { versions?: unknown };
+          if (res.ok && Array.isArray(body.versions)) return `http://127.0.0.1:${candidate}`;
+        } catch {
+          // another of workerd's sockets
+        }
+      }
+      return undefined;
+    },
   };
 }
 

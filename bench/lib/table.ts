@@ -52,9 +52,11 @@ export function renderNotes(rows: Row[]): string {
   return rows
     .map((r) => {
       const split = r.usage?.cpuMsByRole;
-      const cpu = split && r.usage!.cpuMs > 0
-        ? [`server CPU split: ${Object.entries(split).map(([k, v]) => `${k} ${Math.round((100 * v) / r.usage!.cpuMs)}%`).join(", ")}`]
+      const u = r.usage;
+      const cpu = split && u && u.cpuMs > 0
+        ? [`server CPU split: ${Object.entries(split).map(([k, v]) => `${k} ${Math.round((100 * v) / u.cpuMs)}%`).join(", ")}`]
         : [];
+      if (u?.clientCpuMs !== undefined) cpu.push(`load generator ${(u.clientCpuMs / u.wallMs).toFixed(2)} cores`);
       return { r, notes: [...r.notes, ...cpu] };
     })
     .filter(({ notes }) => notes.length > 0)

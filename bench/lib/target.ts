@@ -1,6 +1,6 @@
 /** What a workload gets (a server to talk to) and gives back (rows of the table). */
 import type { Client, Session } from "./client.ts";
-import type { Sampler, Usage } from "./proc.ts";
+import { selfCpu, type Sampler, type Usage } from "./proc.ts";
 import type { ProfileSummary } from "./profiler.ts";
 import type { Latency } from "./stats.ts";
 
@@ -24,6 +24,8 @@ export interface Target {
   dataDir?: string;
   sharedSecret?: string;
   appservice?: AppserviceSetup;
+  /** The started Parley's Worker socket behind wrangler's dev proxy (a diagnostic row). */
+  directUrl?: string;
   /** Whether this target is Parley (lib-level workloads run only there). */
   isParley: boolean;
   quick: boolean;
@@ -62,8 +64,9 @@ export function skipped(workload: number, name: string, t: Target, reason: strin
 export async function measured<T>(t: Target, fn: () => Promise<T>): Promise<{ result: T; usage?: Usage }> {
   const stopProfile = await t.profiler?.();
   const stop = t.sampler?.start();
+  const client = selfCpu();
   const result = await fn();
-  const usage = stop?.();
+  const usage = stop ? { ...stop(), clientCpuMs: client() } : undefined;
   if (stopProfile) t.profiles.push(await stopProfile());
   return { result, usage };
 }

@@ -108,6 +108,7 @@ export async function bridge(t: Target): Promise<Row[]> {
   const samples: number[] = [];
   const sent: Array<{ id: string; ghost: number; k: number }> = [];
   let failures = 0;
+  let firstError: string | undefined;
   const deadline = performance.now() + 60_000;
   const started = performance.now();
   const { usage } = await measured(t, () =>
@@ -118,8 +119,9 @@ export async function bridge(t: Target): Promise<Row[]> {
           const id = await t.client.send(asUser, roomId, `as${run}-${gi}-${k}`, { msgtype: "m.text", body: `${gi}:${k}` }, `?user_id=${encodeURIComponent(g)}`);
           samples.push(performance.now() - t0);
           sent.push({ id, ghost: gi, k });
-        } catch {
+        } catch (e) {
           failures++;
+          firstError ??= String(e);
         }
       }
     })),
@@ -149,7 +151,7 @@ export async function bridge(t: Target): Promise<Row[]> {
     met: zeroLoss && rate >= 2500 && lat !== undefined && lat.p99 <= 25,
     latency: lat, throughput: rate, unit: "msg/s", usage,
     notes: [
-      `${sent.length} sends (${ghosts} ghosts × ≤ ${perGhost}, ${inFlight} in flight), ${failures} failed`,
+      `${sent.length} sends (${ghosts} ghosts × ≤ ${perGhost}, ${inFlight} in flight), ${failures} failed${firstError ? ` (first: ${firstError})` : ""}`,
       `at the appservice after ${deliveredSeconds.toFixed(1)} s: lost ${lost}, duplicates ${duplicates}, out of order ${outOfOrder}`,
       ...(lat ? [`p90 ${ms(lat.p90)} ms`] : []),
     ],

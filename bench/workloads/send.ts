@@ -2,10 +2,12 @@
  * Workloads 1 and 2: sends into one room.
  * 1. one user, sequential sends (goal p50 ≤ 1.5 ms), beside two baselines on the same
  *    connection that split the latency: GET /versions (HTTP + edge routing, no auth) and
- *    GET /account/whoami (+ the token check, an edge → User actor RPC);
+ *    GET /account/whoami (+ the token check, an edge → User actor RPC); and, for the Parley
+ *    started here, whoami and the sends again straight to the Worker's socket behind
+ *    wrangler's dev proxy, to show what the proxy hop (dev only) costs;
  * 2. 16 users sending concurrently, each in sequence (goal ≥ 2,500 msg/s, p99 ≤ 25 ms).
  */
-import { pool, V3 } from "../lib/client.ts";
+import { Client, pool, V3 } from "../lib/client.ts";
 import { latency, ms } from "../lib/stats.ts";
 import { capped, measured, type Row, type Target } from "../lib/target.ts";
 
@@ -18,14 +20,14 @@ export async function sequential(t: Target): Promise<Row[]> {
   const roomId = await t.client.createRoom(user);
   const rows: Row[] = [];
 
-  const baseline = async (name: string, path: string, token?: string): Promise<Row> => {
-    for (let i = 0; i < warm; i++) await t.client.call("GET", path, { token });
+  const baseline = async (name: string, path: string, token?: string, client = t.client): Promise<Row> => {
+    for (let i = 0; i < warm; i++) await client.call("GET", path, { token });
     const samples: number[] = [];
     const started = performance.now();
     const { usage } = await measured(t, () =>
       capped(n, SECONDS, async () => {
         const t0 = performance.now();
-        await t.client.call("GET", path, { token });
+        await client.call("GET", path, { token });
         samples.push(performance.now() - t0);
       }),
     );
@@ -39,27 +41,40 @@ export async function sequential(t: Target): Promise<Row[]> {
   rows.push(await baseline("baseline: GET /versions (no auth)", "/_matrix/client/versions"));
   rows.push(await baseline("baseline: GET /whoami (token check)", `${V3}/account/whoami`, user.token));
 
-  for (let i = 0; i < warm; i++) await t.client.send(user, roomId, `w${i}`, { msgtype: "m.text", body: "warm-up" });
-  const samples: number[] = [];
-  const started = performance.now();
-  const { usage } = await measured(t, () =>
-    capped(n, SECONDS, async (i) => {
-      const t0 = performance.now();
-      await t.client.send(user, roomId, `s${i}`, { msgtype: "m.text", body: `message ${i}` });
-      samples.push(performance.now() - t0);
-    }),
-  );
-  const lat = latency(samples);
-  const seconds = (performance.now() - started) / 1000;
-  rows.push({
-    workload: 1, name: "sequential sends, 1 user, 1 room", server: t.label,
-    goal: "p50 ≤ 1.5 ms", met: lat !== undefined && lat.p50 <= 1.5, latency: lat, usage,
-    throughput: samples.length / seconds, unit: "msg/s",
-    notes: [
-      `${samples.length} sends after ${warm} warm-up`,
-      ...(usage ? [`server CPU ${(usage.cpuMs / samples.length).toFixed(2)} ms per send`] : []),
-    ],
-  });
+  const sends = async (client: Client, name: string, judged: boolean, prefix: string): Promise<Row> => {
+    for (let i = 0; i < warm; i++) await client.send(user, roomId, `${prefix}w${i}`, { msgtype: "m.text", body: "warm-up" });
+    const samples: number[] = [];
+    const started = performance.now();
+    const { usage } = await measured(t, () =>
+      capped(n, SECONDS, async (i) => {
+        const t0 = performance.now();
+        await client.send(user, roomId, `${prefix}s${i}`, { msgtype: "m.text", body: `message ${i}` });
+        samples.push(performance.now() - t0);
+      }),
+    );
+    const lat = latency(samples);
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      workload: 1, name, server: t.label,
+      ...(judged ? { goal: "p50 ≤ 1.5 ms", met: lat !== undefined && lat.p50 <= 1.5 } : {}),
+      latency: lat, usage, throughput: samples.length / seconds, unit: "msg/s",
+      notes: [
+        `${samples.length} sends after ${warm} warm-up`,
+        ...(usage ? [`server CPU ${(usage.cpuMs / samples.length).toFixed(2)} ms per send`] : []),
+      ],
+    };
+  };
+  rows.push(await sends(t.client, "sequential sends, 1 user, 1 room", true, ""));
+  if (t.directUrl) {
+    // The same, straight to the Worker's socket: what wrangler's dev proxy hop costs.
+    const direct = new Client(t.directUrl);
+    try {
+      rows.push(await baseline("diagnostic: GET /whoami, no dev proxy", `${V3}/account/whoami`, user.token, direct));
+      rows.push(await sends(direct, "diagnostic: sequential sends, no dev proxy", false, "d"));
+    } finally {
+      direct.close();
+    }
+  }
   return rows;
 }
 
@@ -75,6 +90,7 @@ export async function concurrent(t: Target): Promise<Row[]> {
 
   const samples: number[] = [];
   let failures = 0;
+  let firstError: string | undefined;
   const deadline = performance.now() + SECONDS * 1000;
   const started = performance.now();
   const { usage } = await measured(t, () =>
@@ -85,8 +101,9 @@ export async function concurrent(t: Target): Promise<Row[]> {
           try {
             await t.client.send(u, roomId, `c${k}-${i}`, { msgtype: "m.text", body: `${k}:${i}` });
             samples.push(performance.now() - t0);
-          } catch {
+          } catch (e) {
             failures++;
+            firstError ??= String(e);
           }
         }
       }),
@@ -100,7 +117,7 @@ export async function concurrent(t: Target): Promise<Row[]> {
     goal: "≥ 2,500 msg/s, p99 ≤ 25 ms", met: failures === 0 && rate >= 2500 && lat !== undefined && lat.p99 <= 25,
     latency: lat, throughput: rate, unit: "msg/s", usage,
     notes: [
-      `${samples.length} sends (${senders} × ≤ ${each}) in ${seconds.toFixed(1)} s, ${failures} failed`,
+      `${samples.length} sends (${senders} × ≤ ${each}) in ${seconds.toFixed(1)} s, ${failures} failed${firstError ? ` (first: ${firstError})` : ""}`,
       ...(usage ? [`server CPU ${(usage.cpuMs / Math.max(1, samples.length)).toFixed(2)} ms per send, ${usage.cores.toFixed(2)} cores busy`] : []),
       ...(lat ? [`p90 ${ms(lat.p90)} ms, max ${ms(lat.max)} ms`] : []),
     ],
