@@ -46,6 +46,8 @@ export type MatrixErrcode =
   | "M_PROFILE_TOO_LARGE"
   | "M_INVALID_SIGNATURE"
   | "M_WRONG_ROOM_KEYS_VERSION"
+  // m.room.canonical_alias naming an alias that does not point to the room
+  | "M_BAD_ALIAS"
   // Application services (appservice ping, registration)
   | "M_URL_NOT_SET"
   | "M_BAD_STATUS"
