@@ -25,22 +25,41 @@ const PASSWORD = "bench password 123";
 let base = args.get("base") ?? "";
 const server = base ? undefined : await startServer();
 if (server) base = server.baseUrl;
+// Whatever happens, the server started here is stopped.
+for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => void server?.stop().finally(() => process.exit(1)));
+process.on("unhandledRejection", (e) => {
+  console.error("bench failed:", e);
+  void server?.stop().finally(() => process.exit(1));
+});
 
 interface User {
   userId: string;
   token: string;
 }
 
+/** 503s from wrangler dev's proxy ("worker restarted mid-request"), retried (sends carry a txnId: idempotent). */
+let retried503 = 0;
+
 async function api(method: string, path: string, body?: unknown, token?: string, signal?: AbortSignal): Promise<any> {
-  const res = await fetch(base + path, {
+  for (let attempt = 0; ; attempt++) {
+    const res = await once(method, path, body, token, signal);
+    if (res.status === 503 && attempt < 5) {
+      retried503++;
+      continue;
+    }
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
+    return JSON.parse(text);
+  }
+}
+
+function once(method: string, path: string, body?: unknown, token?: string, signal?: AbortSignal): Promise<Response> {
+  return fetch(base + path, {
     method,
     headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { "Content-Type": "application/json" } : {}) },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal,
   });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
 }
 
 let n = 0;
@@ -65,12 +84,16 @@ function percentiles(xs: number[]): string {
   return `p50 ${p(0.5)} ms  p90 ${p(0.9)} ms  p99 ${p(0.99)} ms  max ${s.at(-1)!.toFixed(1)} ms  (n=${s.length})`;
 }
 
-const FILTER = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 50 }, state: { lazy_load_members: true } }, presence: { not_types: ["*"] } }));
+const FILTER = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 64 }, state: { lazy_load_members: true } }, presence: { not_types: ["*"] } }));
 
 let syncRequests = 0;
 
-/** A listener's sync loop: calls `onMessage(seq, at)` for every message with a `seq` it receives. */
-async function listen(u: User, roomId: string, signal: AbortSignal, onMessage: (seq: number, at: number) => void): Promise<void> {
+/**
+ * A listener's sync loop: calls `onMessage(seq, at)` for every message with a `seq` it
+ * receives, and `onGap()` for a limited timeline (the listener fell behind by more than
+ * its timeline limit: the events before are skipped, as /sync prescribes).
+ */
+async function listen(u: User, roomId: string, signal: AbortSignal, onMessage: (seq: number, at: number) => void, onGap: () => void = () => {}): Promise<void> {
   let since = (await api("GET", `/_matrix/client/v3/sync?filter=${FILTER}`, undefined, u.token)).next_batch as string;
   while (!signal.aborted) {
     let s: any;
@@ -83,6 +106,7 @@ async function listen(u: User, roomId: string, signal: AbortSignal, onMessage: (
     const at = performance.now();
     syncRequests++;
     since = s.next_batch;
+    if (s.rooms?.join?.[roomId]?.timeline?.limited) onGap();
     for (const ev of s.rooms?.join?.[roomId]?.timeline?.events ?? []) {
       if (ev.type === "m.room.message" && typeof ev.content.seq === "number") onMessage(ev.content.seq, at);
     }
@@ -145,6 +169,7 @@ async function fanOut(listeners: number): Promise<void> {
   const seen = users.map(() => new Set<number>());
   const order = users.map(() => [] as number[]);
   let duplicates = 0;
+  let gaps = 0;
   const latencies: number[] = [];
   const stop = new AbortController();
   const loops = users.map((u, i) =>
@@ -153,7 +178,7 @@ async function fanOut(listeners: number): Promise<void> {
       seen[i]!.add(seq);
       order[i]!.push(seq);
       latencies.push(at - sent.get(seq)!);
-    }).catch((e) => console.error("listener failed", e)),
+    }, () => gaps++).catch((e) => console.error("listener failed", e)),
   );
   await new Promise((r) => setTimeout(r, 5000)); // every listener is long-polling; joins and device-list tracking settled
   syncRequests = 0;
@@ -171,7 +196,8 @@ async function fanOut(listeners: number): Promise<void> {
   const ids = await Promise.all(sends);
   const sendSeconds = (performance.now() - start) / 1000;
   const deadline = performance.now() + 30_000;
-  while (performance.now() < deadline && seen.some((s) => s.size < total)) await new Promise((r) => setTimeout(r, 100));
+  // Done when every listener has the last message (earlier ones may lie in a gap).
+  while (performance.now() < deadline && seen.some((s) => !s.has(total - 1))) await new Promise((r) => setTimeout(r, 100));
   stop.abort();
   await Promise.all(loops);
   const requests = syncRequests;
@@ -181,7 +207,10 @@ async function fanOut(listeners: number): Promise<void> {
   const delivered = seen.reduce((a, s) => a + s.size, 0);
   console.log(`  sent ${total} in ${sendSeconds.toFixed(1)} s (${(total / sendSeconds).toFixed(0)} msg/s achieved)`);
   console.log(`  PUT started → listener has it:  ${percentiles(latencies)}`);
-  console.log(`  delivered ${delivered}/${total * listeners}, duplicates ${duplicates}, listeners that saw events out of room order: ${outOfOrder}`);
+  const complete = seen.filter((s) => s.has(total - 1)).length;
+  console.log(`  delivered ${delivered}/${total * listeners} (the rest skipped in ${gaps} limited timelines), duplicates ${duplicates}, listeners that saw events out of room order: ${outOfOrder}, listeners that got the last message: ${complete}/${listeners}`);
+  if (retried503 > 0) console.log(`  requests retried after a 503 from wrangler dev's proxy: ${retried503}`);
+  retried503 = 0;
   console.log(`  /sync responses: ${requests} in ${elapsed.toFixed(1)} s (${(requests / elapsed).toFixed(0)}/s, ${(delivered / Math.max(1, requests)).toFixed(1)} messages per response)`);
 }
 
