@@ -22,6 +22,8 @@ import type { MemberProfile, StateTemplate } from "../lib/room-create.ts";
 import { roomVersionRules, type RoomVersionRules } from "../lib/room-versions.ts";
 import { rpcErrors } from "./edge/http.ts";
 import { RoomAppservices } from "./appservice/room-hook.ts";
+import { accessFacts, checkCanonicalAlias, setPublished } from "./directory/room-side.ts";
+import { checkMayChangeVisibility, type DirectoryCaller, type RoomAccessFacts } from "../lib/directory/permissions.ts";
 import { loadAppservices, loadConfig, type Env } from "./env.ts";
 import { applyMigrations } from "./migrations.ts";
 import { creatableRules } from "./room/create.ts";
@@ -182,6 +184,10 @@ export class Room extends Server<Env> {
   async setState(p: { sender: string; type: string; stateKey: string; content: JsonObject; originServerTs?: number }): Promise<{ event_id: string }> {
     return rpcErrors(async () => {
       const a = await this.#submit({ ...stateIntent(p.sender, p.type, p.stateKey, p.content), originServerTs: p.originServerTs });
+      // New aliases must point here (D1 read before the queue; this event type only).
+      if (p.type === "m.room.canonical_alias" && p.stateKey === "") {
+        await checkCanonicalAlias(this.env, this.name, p.content, this.#current(p.type, "")?.content);
+      }
       if (p.type === "m.room.member") await this.#deliver();
       return { event_id: a.eventId };
     });
@@ -277,6 +283,27 @@ export class Room extends Server<Env> {
   }
 
   // ---- outbox -----------------------------------------------------------------------
+  // ---- directories (party/directory/room-side.ts) ------------------------------------
+
+  /** What the alias and directory permission rules need about a user; null when this actor holds no room. */
+  async directoryAccess(userId: string): Promise<RoomAccessFacts | null> {
+    return rpcErrors(() => (this.#exists() ? accessFacts({ get: (t, k) => this.#current(t, k) }, userId, this.#room().rules) : null));
+  }
+
+  /**
+   * Publishes the room in a directory list ('' = this server's) or takes it out. `caller`
+   * null: the edge authorised it (an appservice's own network list). D1 follows in the
+   * outbox pass awaited here (retried with backoff if D1 fails).
+   */
+  async setDirectoryVisibility(p: { caller: DirectoryCaller | null; list: string; visible: boolean }): Promise<void> {
+    return rpcErrors(async () => {
+      if (!this.#exists()) throw notFound("Room not found");
+      if (p.caller) checkMayChangeVisibility(p.caller, accessFacts({ get: (t, k) => this.#current(t, k) }, p.caller.userId, this.#room().rules));
+      setPublished(this.ctx.storage, this.name, p.list, p.visible);
+      await this.#deliver();
+    });
+  }
+
 
   override async onAlarm(): Promise<void> {
     if (this.#exists()) await this.#deliver();

@@ -33,6 +33,8 @@ import * as push from "./user/push-rules.ts";
 import type { PusherChange } from "../lib/push/pusher.ts";
 import type { CreateRoomRequest } from "../lib/room-create.ts";
 import { UserRooms, type MembershipUpdate } from "./room/user-rooms.ts";
+import { upgradeRoom } from "./room/upgrade.ts";
+import type { UpgradeRequest } from "../lib/room-upgrade.ts";
 import { UserSync } from "./sync/user-sync.ts";
 import type { SyncParams } from "../lib/sync/request.ts";
 import type { PublishedPosition } from "../lib/sync/position.ts";
@@ -411,6 +413,16 @@ export class User extends Server<Env> {
   /** POST /createRoom (body validated by the edge). */
   async createRoom(req: CreateRoomRequest): Promise<{ room_id: string }> {
     return rpcErrors(() => this.#rooms().create(req));
+  }
+
+  /** POST /rooms/{roomId}/upgrade (body validated by the edge); the upgrader joins the new room. */
+  async upgradeRoom(roomId: string, req: UpgradeRequest): Promise<{ replacement_room: string }> {
+    return rpcErrors(async () => {
+      const rooms = this.#rooms();
+      const r = await upgradeRoom(this.env, this.name, rooms.profile(), roomId, req);
+      rooms.record(r);
+      return { replacement_room: r.room_id };
+    });
   }
 
   async joinRoom(roomId: string, reason?: string): Promise<{ room_id: string }> {

@@ -40,7 +40,7 @@ export function parseDirectoryToken(s: string): DirectoryToken {
   if (!m) throw bad();
   let roomId: string;
   try {
-    roomId = new TextDecoder("utf-8", { fatal: true }).decode(decodeBase64Url(m[3]!));
+    roomId = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(decodeBase64Url(m[3]!));
   } catch (e) {
     if (e instanceof Base64Error || e instanceof TypeError) throw bad();
     throw e;

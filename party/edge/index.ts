@@ -17,11 +17,13 @@ import * as e2eeKeys from "./keys.ts";
 import * as toDevice from "./to-device.ts";
 import * as roomKeys from "./room-keys.ts";
 import * as dehydrated from "./dehydrated-device.ts";
+import * as directory from "./directory.ts";
 import * as profile from "./profile.ts";
 import * as pushRules from "./push-rules.ts";
 import * as pushers from "./pushers.ts";
 import * as rooms from "./rooms.ts";
 import * as roomReads from "./room-reads.ts";
+import * as userDirectory from "./user-directory.ts";
 import { Router } from "./router.ts";
 
 export { ServerActor } from "../server.ts";
@@ -159,6 +161,17 @@ export const router = new Router()
   .delete(`${dehydrated.PREFIX}/dehydrated_device`, dehydrated.deleteDehydratedDevice)
   .post(`${dehydrated.PREFIX}/dehydrated_device/{deviceId}/events`, dehydrated.dehydratedDeviceEvents)
   // Application services and third-party lookups (party/edge/appservice.ts)
+  // Room aliases, the published room directory, the user directory (party/edge/directory.ts, user-directory.ts)
+  .get("/_matrix/client/v3/directory/room/{roomAlias}", directory.getAlias)
+  .put("/_matrix/client/v3/directory/room/{roomAlias}", directory.putAlias)
+  .delete("/_matrix/client/v3/directory/room/{roomAlias}", directory.deleteAliasHandler)
+  .get("/_matrix/client/v3/rooms/{roomId}/aliases", directory.getRoomAliases)
+  .get("/_matrix/client/v3/directory/list/room/{roomId}", directory.getVisibility)
+  .put("/_matrix/client/v3/directory/list/room/{roomId}", directory.putVisibility)
+  .put("/_matrix/client/v3/directory/list/appservice/{networkId}/{roomId}", directory.putAppserviceVisibility)
+  .get("/_matrix/client/v3/publicRooms", directory.getPublicRooms)
+  .post("/_matrix/client/v3/publicRooms", directory.postPublicRooms)
+  .post("/_matrix/client/v3/user_directory/search", userDirectory.search)
   .post("/_matrix/client/v1/appservice/{appserviceId}/ping", appservice.ping)
   .get("/_matrix/client/v3/thirdparty/protocols", appservice.protocols)
   .get("/_matrix/client/v3/thirdparty/protocol/{protocol}", appservice.protocol)

@@ -10,9 +10,11 @@ import { MatrixError } from "../../lib/errors.ts";
 import { isValidEventId, isValidRoomAlias, isValidRoomId, isValidUserId } from "../../lib/identifiers.ts";
 import { utf8Length } from "../../lib/json-parse.ts";
 import type { JsonObject } from "../../lib/json.ts";
-import { parseCreateRoomRequest } from "../../lib/room-create.ts";
+import { canonicalAliasFor, parseCreateRoomRequest } from "../../lib/room-create.ts";
+import { checkAliasNamespace } from "../../lib/directory/alias.ts";
+import { loadAppservices } from "../env.ts";
 import type { ModerationAction } from "../room/membership.ts";
-import { resolveAlias } from "../room/create.ts";
+import { resolveAlias } from "../directory/aliases.ts";
 import { roomActor, userActor } from "../stubs.ts";
 import { body, opt, optionalBody, req } from "./account.ts";
 import { authenticate, massagedTimestamp } from "./auth.ts";
@@ -58,7 +60,7 @@ async function roomIdOrAlias(r: EdgeRequest): Promise<string> {
   const v = r.params.roomIdOrAlias!;
   if (v.startsWith("#")) {
     if (!isValidRoomAlias(v)) throw invalid(`${JSON.stringify(v)} is not a valid room alias`);
-    return resolveAlias(r.env, v);
+    return (await resolveAlias(r.env, v)).roomId; // the index, then appservices (party/directory/aliases.ts)
   }
   if (!isValidRoomId(v)) throw invalid(`${JSON.stringify(v)} is not a valid room ID or alias`);
   return v;
@@ -69,6 +71,11 @@ export async function createRoom(r: EdgeRequest): Promise<Response> {
   const me = await authenticate(r);
   const request = parseCreateRoomRequest(await body(r));
   const { room_id } = await userActor(r.env, me.userId).createRoom(request);
+  if (request.roomAliasName !== undefined) {
+    // room_alias_name obeys appservice alias namespaces like PUT /directory/room (M_EXCLUSIVE).
+    const registry = loadAppservices(r.env);
+    checkAliasNamespace(canonicalAliasFor(request.roomAliasName, r.config.serverName), me.appservice ? registry.byId(me.appservice.id) : undefined, registry);
+  }
   return json({ room_id });
 }
 

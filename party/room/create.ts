@@ -9,6 +9,7 @@ import { buildEvent } from "../../lib/event-build.ts";
 import { encodeBase64Url } from "../../lib/base64.ts";
 import { canonicalAliasFor, planRoomCreation, type CreateRoomRequest, type MemberProfile } from "../../lib/room-create.ts";
 import { creatableRoomVersions, DEFAULT_ROOM_VERSION, type RoomVersionRules } from "../../lib/room-versions.ts";
+import { checkCanonicalAlias } from "../directory/room-side.ts";
 import { loadConfig, type Env } from "../env.ts";
 import { roomActor } from "../stubs.ts";
 import type { MembershipResult } from "../room.ts";
@@ -61,12 +62,23 @@ export async function createRoom(env: Env, creator: string, profile: MemberProfi
       .first();
     if (!inserted) throw new MatrixError("M_ROOM_IN_USE", 400, `the alias ${alias} is already in use`);
   }
+  let result: MembershipResult;
   try {
-    return await roomActor(env, roomId).create({ createEvent: built.wire, events: plan.events });
+    // initial_state may name aliases too: each must point to the new room (M_BAD_ALIAS).
+    for (const e of plan.events) if (e.type === "m.room.canonical_alias" && e.stateKey === "") await checkCanonicalAlias(env, roomId, e.content, undefined);
+    result = await roomActor(env, roomId).create({ createEvent: built.wire, events: plan.events });
   } catch (e) {
     if (alias !== undefined) await env.DB.prepare("DELETE FROM room_aliases WHERE alias = ? AND room_id = ?").bind(alias, roomId).run();
     throw e;
   }
+  // visibility: public publishes the room in this server's directory (party/directory/room-side.ts).
+  // The room exists by now: a failure here is logged, not turned into a failed /createRoom.
+  if (req.visibility === "public") {
+    await roomActor(env, roomId)
+      .setDirectoryVisibility({ caller: null, list: "", visible: true })
+      .catch((e: unknown) => console.error(`createRoom: publishing ${roomId} failed`, e));
+  }
+  return result;
 }
 
 /** The room an alias names (D1 directory), or 404. Only this server's aliases exist without federation. */

@@ -5,6 +5,7 @@
  * so a retry after a delivery whose answer was lost does no harm.
  */
 import { APPSERVICE_OUTBOX, deliverToAppservices, type DueRow } from "../appservice/room-hook.ts";
+import { deliverDirectory, DIRECTORY_OUTBOX } from "../directory/room-side.ts";
 import type { Env } from "../env.ts";
 import { userActor } from "../stubs.ts";
 import type { RoomStore } from "./store.ts";
@@ -25,7 +26,13 @@ export function deliverOutbox(ctx: DurableObjectState, env: Env, store: RoomStor
 async function deliverOnce(ctx: DurableObjectState, env: Env, store: RoomStore): Promise<void> {
   const now = Date.now();
   const forAppservices: DueRow[] = [];
+  const forDirectory: DueRow[] = [];
   for (const item of store.dueOutbox(now)) {
+    // Directory rows coalesce into one D1 batch per pass (party/directory/room-side.ts).
+    if (item.kind === DIRECTORY_OUTBOX) {
+      forDirectory.push(item);
+      continue;
+    }
     // Appservice rows go together, per appservice and in order (party/appservice/room-hook.ts).
     if (item.kind === APPSERVICE_OUTBOX) {
       forAppservices.push(item);
@@ -46,6 +53,7 @@ async function deliverOnce(ctx: DurableObjectState, env: Env, store: RoomStore):
     }
   }
   if (forAppservices.length > 0) await deliverToAppservices(env, store, forAppservices, (attempts) => Date.now() + backoff(attempts));
+  if (forDirectory.length > 0) await deliverDirectory(ctx.storage, env, store, forDirectory, (attempts) => Date.now() + backoff(attempts));
   const due = store.nextOutboxTs();
   if (due !== null) await ctx.storage.setAlarm(Math.max(due, Date.now() + 100));
 }

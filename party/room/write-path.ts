@@ -21,6 +21,7 @@ import type { RoomVersionRules } from "../../lib/room-versions.ts";
 import type { Ed25519Key } from "../../lib/signing.ts";
 import { nextVersion, type StateVersionInfo } from "../../lib/state-store.ts";
 import type { RoomAppservices } from "../appservice/room-hook.ts";
+import { directoryOutboxFor } from "../directory/room-side.ts";
 import type { CommitStats, NewEvent, RoomStore } from "./store.ts";
 
 /** What a caller asks the room to write. */
@@ -184,6 +185,8 @@ function describe(pdu: Pdu, wire: JsonObject, w: Working, ctx: WriteContext, int
   }
   // Appservices that want the event: one outbox row each, committed with the event.
   if (ctx.appservices) e.outbox.push(...ctx.appservices.outboxFor(pdu, w, w.overlay.values()));
+  // Directory entry and user directory (party/directory/room-side.ts): state changes only, never messages.
+  e.outbox.push(...directoryOutboxFor(ctx.roomId, pdu));
   if (intent.txn) e.txn = intent.txn;
   if (intent.redacts) e.redacts = intent.redacts;
   const rel = pdu.content["m.relates_to"];

@@ -74,9 +74,9 @@ describe("[schema] D1 (schema/d1)", () => {
       "user_directory",
       "user_directory_fts",
     ]);
-    // Full-text search works (D1 ships FTS5).
-    await env.DB.prepare("INSERT INTO user_directory_fts (user_id, display_name, user_localpart) VALUES (?, ?, ?)")
-      .bind("@alice:x", "Alice Liddell", "alice")
+    // Full-text search works (D1 ships FTS5); since 0002 the index follows user_directory by trigger.
+    await env.DB.prepare("INSERT INTO user_directory (user_id, display_name, updated_ts) VALUES (?, ?, ?)")
+      .bind("@alice:x", "Alice Liddell", Date.now())
       .run();
     const hit = await env.DB.prepare("SELECT user_id FROM user_directory_fts WHERE user_directory_fts MATCH ?").bind("liddell").first<{ user_id: string }>();
     expect(hit?.user_id).toBe("@alice:x");
