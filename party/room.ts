@@ -43,6 +43,7 @@ import { deliverOutbox } from "./room/outbox.ts";
 import { RoomReads } from "./room/read-api.ts";
 import { serverSigningKey } from "./room/signing-key.ts";
 import { RoomStore } from "./room/store.ts";
+import { restrictIntent, tombstoneIntent, upgradeSource } from "./room/upgrade.ts";
 import { RoomHead, WritePath, writeNewRoom, type Intent, type WriteContext } from "./room/write-path.ts";
 import { roomActor } from "./stubs.ts";
 import { RoomSyncSource } from "./sync/room-source.ts";
@@ -283,6 +284,28 @@ export class Room extends Server<Env> {
   }
 
   // ---- outbox -----------------------------------------------------------------------
+  // ---- upgrades (room/upgrade.ts) ----------------------------------------------------
+
+  /** /upgrade, old room: 403 unless `userId` may send the tombstone; else what the new room copies. */
+  async upgradeSource(p: { userId: string }): Promise<RpcJson> {
+    return rpcErrors(() => {
+      const { rules, head } = this.#room();
+      const view = { get: (t: string, k: string) => this.#current(t, k), idOf: (t: string, k: string) => head.state.get(stateKey(t, k)) };
+      return upgradeSource(this.name, p.userId, view, head, this.store, rules) as unknown as RpcJson;
+    });
+  }
+
+  /** /upgrade, old room: the tombstone, then restricted power levels if the upgrader may send them. */
+  async tombstone(p: { sender: string; replacementRoom: string }): Promise<{ event_id: string }> {
+    return rpcErrors(async () => {
+      const a = await this.#submit(tombstoneIntent(p.sender, p.replacementRoom));
+      await this.#submit(restrictIntent(p.sender)).catch((e: unknown) => {
+        if (!(e instanceof MatrixError)) throw e; // refused by the auth rules: the tombstone stands alone
+      });
+      return { event_id: a.eventId };
+    });
+  }
+
   // ---- directories (party/directory/room-side.ts) ------------------------------------
 
   /** What the alias and directory permission rules need about a user; null when this actor holds no room. */

@@ -13,6 +13,7 @@ import type { JsonObject } from "../../lib/json.ts";
 import { canonicalAliasFor, parseCreateRoomRequest } from "../../lib/room-create.ts";
 import { checkAliasNamespace } from "../../lib/directory/alias.ts";
 import { loadAppservices } from "../env.ts";
+import { parseUpgradeRequest } from "../../lib/room-upgrade.ts";
 import type { ModerationAction } from "../room/membership.ts";
 import { resolveAlias } from "../directory/aliases.ts";
 import { roomActor, userActor } from "../stubs.ts";
@@ -77,6 +78,14 @@ export async function createRoom(r: EdgeRequest): Promise<Response> {
     checkAliasNamespace(canonicalAliasFor(request.roomAliasName, r.config.serverName), me.appservice ? registry.byId(me.appservice.id) : undefined, registry);
   }
   return json({ room_id });
+}
+
+// POST /_matrix/client/v3/rooms/{roomId}/upgrade
+export async function upgrade(r: EdgeRequest): Promise<Response> {
+  const me = await authenticate(r);
+  const roomId = roomIdParam(r);
+  const request = parseUpgradeRequest(await body(r));
+  return json(await userActor(r.env, me.userId).upgradeRoom(roomId, request));
 }
 
 // POST /_matrix/client/v3/join/{roomIdOrAlias}
