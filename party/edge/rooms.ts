@@ -85,7 +85,8 @@ export async function upgrade(r: EdgeRequest): Promise<Response> {
   const me = await authenticate(r);
   const roomId = roomIdParam(r);
   const request = parseUpgradeRequest(await body(r));
-  return json(await userActor(r.env, me.userId).upgradeRoom(roomId, request));
+  const { replacement_room } = await userActor(r.env, me.userId).upgradeRoom(roomId, request);
+  return json({ replacement_room });
 }
 
 // POST /_matrix/client/v3/join/{roomIdOrAlias}
