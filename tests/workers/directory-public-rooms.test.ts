@@ -176,7 +176,7 @@ describe("[cs: publicRooms] listing and search", () => {
     expect(pages.flat()).toEqual(expected);
     expect(tokens[0]).toBeUndefined();
     // back from the last page
-    const back = await search(a, w, { limit: 3, since: tokens[2] });
+    const back = await search(a, w, { limit: 3, since: tokens[2]! });
     expect(ids(back)).toEqual(pages[1]);
     expect(back.next_batch).toBeDefined();
     const first = await search(a, w, { limit: 3, since: back.prev_batch });
