@@ -9,7 +9,7 @@
  * the room itself.
  */
 import { isAhead, mergePosition, type PublishedPosition, type RoomPosition } from "./position.ts";
-import type { HubRoomDelta, SharedEvent } from "./shared-event.ts";
+import type { HubRoomDelta, SharedEvent, SharedReceipt } from "./shared-event.ts";
 
 /** Entries not refreshed by a publish or a seed for this long are dropped (see the design's failure modes). */
 export const HUB_ENTRY_TTL_MS = 60 * 60 * 1000;
@@ -17,6 +17,8 @@ export const HUB_ENTRY_TTL_MS = 60 * 60 * 1000;
 export const MAX_BUFFERED_EVENTS = 64;
 /** Rooms whose events are kept at once; the least recently active lose theirs first. */
 export const MAX_BUFFERED_ROOMS = 4096;
+/** Newest receipts kept per room for the fast path. */
+export const MAX_BUFFERED_RECEIPTS = 256;
 
 /** What a room publishes besides its position: the events committed since its last publish. */
 export interface PublishBatch {
@@ -27,6 +29,8 @@ export interface PublishBatch {
   typing?: string[];
   /** Stream of the room's newest state event at the published `s`. */
   stateStream?: number;
+  /** Receipts written since the last publish, and the receipt position before the first. */
+  receipts?: { from: number; entries: SharedReceipt[] };
 }
 
 interface Buffer {
@@ -68,6 +72,7 @@ export class HubState {
   readonly #byRoom = new Map<string, Set<string>>();
   readonly #buffers = new Map<string, Buffer>();
   readonly #typing = new Map<string, { t: number; users: string[] }>();
+  readonly #receipts = new Map<string, { from: number; entries: SharedReceipt[] }>();
 
   /** A room's new position (and events); returns the users to wake (each disarmed). */
   publish(roomId: string, pos: PublishedPosition, now: number, batch?: PublishBatch): Wake[] {
@@ -148,6 +153,7 @@ export class HubState {
         this.#positions.delete(id);
         this.#buffers.delete(id);
         this.#typing.delete(id);
+        this.#receipts.delete(id);
         n++;
       }
     }
@@ -169,6 +175,11 @@ export class HubState {
     const d: HubRoomDelta = { roomId, pos };
     const typing = this.#typing.get(roomId);
     if (typing && typing.t === pos.t) d.typing = typing.users;
+    const receipts = this.#receipts.get(roomId);
+    const lastReceipt = receipts && (receipts.entries.length > 0 ? receipts.entries[receipts.entries.length - 1]!.pos : receipts.from);
+    if (pos.r > known.r && receipts && receipts.from <= known.r && lastReceipt === pos.r) {
+      d.receipts = receipts.entries.filter((r) => r.pos > known.r);
+    }
     const buf = this.#buffers.get(roomId);
     if (!buf || pos.s <= known.s) {
       if (pos.s <= known.s) d.events = [];
@@ -191,6 +202,7 @@ export class HubState {
 
   #buffer(roomId: string, batch: PublishBatch, pos: PublishedPosition): void {
     if (batch.typing) this.#typing.set(roomId, { t: pos.t, users: batch.typing });
+    if (batch.receipts && batch.receipts.entries.length > 0) this.#bufferReceipts(roomId, batch.receipts);
     if (batch.events.length === 0) return;
     const buf = this.#buffers.get(roomId);
     const last = buf ? (buf.events.length > 0 ? buf.events[buf.events.length - 1]!.stream : buf.from) : undefined;
@@ -206,6 +218,20 @@ export class HubState {
     this.#buffers.delete(roomId);
     this.#buffers.set(roomId, next);
     if (this.#buffers.size > MAX_BUFFERED_ROOMS) this.#buffers.delete(this.#buffers.keys().next().value!);
+  }
+
+  #bufferReceipts(roomId: string, batch: { from: number; entries: SharedReceipt[] }): void {
+    const held = this.#receipts.get(roomId);
+    const last = held && (held.entries.length > 0 ? held.entries[held.entries.length - 1]!.pos : held.from);
+    const next = held && last === batch.from ? { from: held.from, entries: held.entries.concat(batch.entries) } : { from: batch.from, entries: batch.entries };
+    if (next.entries.length > MAX_BUFFERED_RECEIPTS) {
+      const drop = next.entries.length - MAX_BUFFERED_RECEIPTS;
+      next.from = next.entries[drop - 1]!.pos;
+      next.entries = next.entries.slice(drop);
+    }
+    this.#receipts.set(roomId, next);
+    // Bounded like the event buffers (rooms with receipts but no buffered events are rare).
+    if (this.#receipts.size > MAX_BUFFERED_ROOMS) this.#receipts.delete(this.#receipts.keys().next().value!);
   }
 
   #merge(roomId: string, pos: PublishedPosition, now: number): PublishedPosition {

@@ -31,6 +31,17 @@ export interface SharedEvent {
   txn?: { deviceId: string; txnId: string };
 }
 
+/** One receipt as the room published it; private ones go only to their owner. */
+export interface SharedReceipt {
+  pos: number;
+  userId: string;
+  type: string;
+  /** "" for an unthreaded receipt. */
+  threadId: string;
+  eventId: string;
+  ts: number;
+}
+
 /** Events a hub shard returns for a room: the ones after `from`, contiguous, and the typing set if it changed. */
 export interface HubRoomDelta {
   roomId: string;
@@ -41,6 +52,8 @@ export interface HubRoomDelta {
   typing?: string[];
   /** The events are only the newest: a gap precedes them, with no state change in it. */
   limited?: boolean;
+  /** Every receipt after the client's receipt position, when the shard has them all. */
+  receipts?: SharedReceipt[];
 }
 
 export interface FastPathInput {
@@ -67,7 +80,7 @@ export function fastRoomResult(i: FastPathInput): RoomSyncResult | undefined {
   if (view.m !== "join" || !events) return undefined;
   if (events.length > i.timeline.limit) return undefined;
   if (delta.limited && events.length < i.timeline.limit) return undefined;
-  if (delta.pos.r > view.r) return undefined;
+  if (delta.pos.r > view.r && i.ephemeralWanted && delta.receipts === undefined) return undefined;
   if (delta.pos.t > view.t && i.ephemeralWanted && delta.typing === undefined) return undefined;
   const kept: ClientEventWithoutRoomId[] = [];
   for (const e of events) {
@@ -83,8 +96,30 @@ export function fastRoomResult(i: FastPathInput): RoomSyncResult | undefined {
     position: delta.pos,
     timeline: { events: kept, limited: delta.limited === true, prev_batch: streamToken(events.length > 0 ? events[0]!.stream - 1 : view.s) },
   };
-  if (i.ephemeralWanted && delta.pos.t > view.t && delta.typing) result.ephemeral = [{ type: "m.typing", content: { user_ids: delta.typing } }];
+  const ephemeral: JsonObject[] = [];
+  if (i.ephemeralWanted && delta.pos.t > view.t && delta.typing) ephemeral.push({ type: "m.typing", content: { user_ids: delta.typing } });
+  if (i.ephemeralWanted && delta.receipts) {
+    const content = receiptContent(delta.receipts, i.userId);
+    if (Object.keys(content).length > 0) ephemeral.push({ type: "m.receipt", content });
+  }
+  if (ephemeral.length > 0) result.ephemeral = ephemeral;
   return result;
+}
+
+/** m.receipt content of receipts in position order (a later one of the same user, type and thread wins); others' private receipts left out. */
+export function receiptContent(receipts: readonly SharedReceipt[], forUserId: string): JsonObject {
+  const latest = new Map<string, SharedReceipt>();
+  for (const r of receipts) {
+    if (r.type === "m.read.private" && r.userId !== forUserId) continue;
+    latest.set(`${r.userId}\u0000${r.type}\u0000${r.threadId}`, r);
+  }
+  const content: Record<string, Record<string, Record<string, JsonObject>>> = {};
+  for (const r of latest.values()) {
+    const byType = (content[r.eventId] ??= {});
+    const byUser = (byType[r.type] ??= {});
+    byUser[r.userId] = r.threadId === "" ? { ts: r.ts } : { ts: r.ts, thread_id: r.threadId };
+  }
+  return content as JsonObject;
 }
 
 function personalise(ev: ClientEventWithoutRoomId, e: SharedEvent, userId: string, deviceId: string, now: number): ClientEventWithoutRoomId {

@@ -14,7 +14,7 @@
  */
 import { shardOf, type PublishBatch } from "../../lib/sync/hub.ts";
 import { BUMP_EVENT_TYPES, type PublishedPosition } from "../../lib/sync/position.ts";
-import type { SharedEvent } from "../../lib/sync/shared-event.ts";
+import type { SharedEvent, SharedReceipt } from "../../lib/sync/shared-event.ts";
 import type { Env } from "../env.ts";
 import { syncHubActor, syncHubShards } from "../stubs.ts";
 
@@ -34,6 +34,9 @@ export class RoomPublisher {
   readonly #findBump: () => number;
   readonly #typingUsers: () => string[];
   readonly #findStateStream: () => number;
+  readonly #receiptsAfter: (pos: number) => SharedReceipt[];
+  /** Receipt position of the last publish (undefined: none yet — its receipts are not sent). */
+  #publishedReceipts: number | undefined;
   #bump: number | undefined;
   #stateStream: number | undefined;
   #typing = 0;
@@ -55,6 +58,7 @@ export class RoomPublisher {
     findBump: () => number,
     typingUsers: () => string[],
     findStateStream: () => number,
+    receiptsAfter: (pos: number) => SharedReceipt[],
   ) {
     this.#env = env;
     this.#roomId = roomId;
@@ -63,6 +67,7 @@ export class RoomPublisher {
     this.#findBump = findBump;
     this.#typingUsers = typingUsers;
     this.#findStateStream = findStateStream;
+    this.#receiptsAfter = receiptsAfter;
   }
 
   /** The room's position now. */
@@ -107,12 +112,15 @@ export class RoomPublisher {
         const pos = this.position();
         const batch: PublishBatch = { from: this.#pendingFrom, events: this.#pending, stateStream: (this.#stateStream ??= this.#findStateStream()) };
         if (pos.t !== this.#publishedTyping) batch.typing = this.#typingUsers();
+        const fromReceipt = this.#publishedReceipts;
+        if (fromReceipt !== undefined && pos.r > fromReceipt) batch.receipts = { from: fromReceipt, entries: this.#receiptsAfter(fromReceipt) };
         this.#pending = [];
         try {
           const hub = syncHubActor(this.#env, shardOf(this.#roomId, syncHubShards(this.#env)));
           await hub.publish(this.#roomId, pos, batch);
           this.published++;
           this.#publishedTyping = pos.t;
+          this.#publishedReceipts = pos.r;
           this.#retryMs = RETRY_MIN_MS;
         } catch (e) {
           // Not delivered: its events go out again with the next try, before any newer ones.

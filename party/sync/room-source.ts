@@ -7,7 +7,7 @@
 import { clientEventFromPdu } from "../../lib/event-format.ts";
 import type { JsonObject } from "../../lib/json.ts";
 import type { PublishedPosition } from "../../lib/sync/position.ts";
-import type { SharedEvent } from "../../lib/sync/shared-event.ts";
+import type { SharedEvent, SharedReceipt } from "../../lib/sync/shared-event.ts";
 import type { RoomSyncRequest, RoomSyncResult } from "../../lib/sync/response.ts";
 import type { Env } from "../env.ts";
 import { Receipts } from "../room/ephemeral.ts";
@@ -34,6 +34,7 @@ export class RoomSyncSource {
       () => newestBumpStream(room.sql),
       () => reads().typingUsers().user_ids,
       () => newestStateStream(room.sql),
+      (pos) => receiptsAfter(room.sql, pos),
     );
     onTypingChange(room.store, () => this.#publisher.typingChanged());
     this.#feedSource = {
@@ -88,4 +89,15 @@ export class RoomSyncSource {
   get published(): number {
     return this.#publisher.published;
   }
+}
+
+/** Receipts written after `pos`, in position order, private ones included (the reader filters). */
+function receiptsAfter(sql: SqlStorage, pos: number): SharedReceipt[] {
+  return sql
+    .exec<{ user_id: string; receipt_type: string; thread_id: string; event_id: string; ts: number; pos: number }>(
+      "SELECT user_id, receipt_type, thread_id, event_id, ts, pos FROM receipts WHERE pos > ? ORDER BY pos",
+      pos,
+    )
+    .toArray()
+    .map((r) => ({ pos: r.pos, userId: r.user_id, type: r.receipt_type, threadId: r.thread_id, eventId: r.event_id, ts: r.ts }));
 }

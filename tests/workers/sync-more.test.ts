@@ -79,8 +79,11 @@ describe("/sync v2: wake-ups", () => {
     const sent = await sendMessage(bob, roomId, "read this");
     const eventId = sent.body.event_id as string;
     const s1 = { next_batch: await settle(bob) };
+    const before = { ...SYNC_COUNTERS };
     const { res, ms } = await wakeOn(bob, s1.next_batch, () => alice.ok("POST", roomPath(roomId, `receipt/m.read/${enc(eventId)}`), {}));
     expect(ms).toBeLessThan(1000);
+    // Receipts travel with the room's publish: the room is not asked.
+    expect(SYNC_COUNTERS.fromRoom - before.fromRoom).toBe(0);
     const receipt = res.rooms.join[roomId].ephemeral.events.find((e: any) => e.type === "m.receipt");
     expect(receipt.content[eventId]["m.read"][alice.userId].ts).toEqual(expect.any(Number));
   });

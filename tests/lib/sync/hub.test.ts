@@ -136,4 +136,16 @@ describe("sync hub shard", () => {
     // A state change in the gap: only the room can give the state delta.
     expect(h.poll("@u", [["!a", known(2)]], [], 0, 1, 10).changed[0]!.events).toBeUndefined();
   });
+
+  it("[sync: receipts] receipts after the client's receipt position come from the shard when it holds them all", () => {
+    const h = new HubState();
+    const rc = (pos: number, userId = "@a") => ({ pos, userId, type: "m.read", threadId: "", eventId: `$${pos}`, ts: pos });
+    h.publish("!a", { s: 1, r: 2, t: 0, b: 1 }, 0, { from: 1, events: [], receipts: { from: 0, entries: [rc(1), rc(2)] } });
+    h.publish("!a", { s: 1, r: 3, t: 0, b: 1 }, 0, { from: 1, events: [], receipts: { from: 2, entries: [rc(3)] } });
+    expect(h.poll("@u", [["!a", { s: 1, r: 1, t: 0 }]], [], 0, 1, 10).changed[0]!.receipts!.map((r) => r.pos)).toEqual([2, 3]);
+    // A publish that does not follow on (lost in between): start over from it.
+    h.publish("!a", { s: 1, r: 9, t: 0, b: 1 }, 0, { from: 7, events: [], receipts: { from: 7, entries: [rc(8), rc(9)] } });
+    expect(h.poll("@u", [["!a", { s: 1, r: 3, t: 0 }]], [], 0, 1, 10).changed[0]!.receipts).toBeUndefined();
+    expect(h.poll("@u", [["!a", { s: 1, r: 7, t: 0 }]], [], 0, 1, 10).changed[0]!.receipts).toHaveLength(2);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RoomView } from "../../../lib/sync/position.ts";
-import { fastRoomResult, type FastPathInput, type SharedEvent } from "../../../lib/sync/shared-event.ts";
+import { fastRoomResult, receiptContent, type FastPathInput, type SharedEvent } from "../../../lib/sync/shared-event.ts";
 
 const ev = (stream: number, over: Partial<SharedEvent> = {}): SharedEvent => {
   const type = over.type ?? "m.room.message";
@@ -53,7 +53,7 @@ describe("sync fast path (hub-held events)", () => {
   it("[sync: fast path] only the room can answer: member events, receipts, gaps beyond the limit, missing events, not joined", () => {
     const pos = { s: 12, r: 3, t: 0, b: 12 };
     expect(fastRoomResult(input({ delta: { roomId: "!r", pos, events: [ev(11), ev(12, { type: "m.room.member", stateKey: "@x" })] } }))).toBeUndefined();
-    expect(fastRoomResult(input({ delta: { roomId: "!r", pos: { ...pos, r: 4 }, events: [ev(11), ev(12)] } }))).toBeUndefined();
+    expect(fastRoomResult(input({ delta: { roomId: "!r", pos: { ...pos, r: 4 }, events: [ev(11), ev(12)] } }))).toBeUndefined(); // receipts moved, not held
     expect(fastRoomResult(input({ timeline: { limit: 1 } }))).toBeUndefined();
     expect(fastRoomResult(input({ delta: { roomId: "!r", pos } }))).toBeUndefined();
     expect(fastRoomResult(input({ view: { ...view, m: "leave" } }))).toBeUndefined();
@@ -77,5 +77,21 @@ describe("sync fast path (hub-held events)", () => {
     expect(r.timeline!.limited).toBe(true);
     expect(r.timeline!.prev_batch).toBe("s38");
     expect(fastRoomResult(input({ timeline: { limit: 3 }, delta: { roomId: "!r", pos, events: [ev(39), ev(40)], limited: true } }))).toBeUndefined();
+  });
+
+  it("[receipts] m.receipt from hub-held receipts: the latest per user, type and thread; others' private receipts left out", () => {
+    const r = (pos: number, userId: string, type: string, eventId: string, threadId = "") => ({ pos, userId, type, threadId, eventId, ts: pos });
+    const content = receiptContent([r(1, "@a", "m.read", "$1"), r(2, "@a", "m.read", "$2"), r(3, "@b", "m.read.private", "$2"), r(4, "@me", "m.read.private", "$2"), r(5, "@c", "m.read", "$1", "$root")], "@me");
+    expect(content).toEqual({
+      $2: { "m.read": { "@a": { ts: 2 } }, "m.read.private": { "@me": { ts: 4 } } },
+      $1: { "m.read": { "@c": { ts: 5, thread_id: "$root" } } },
+    });
+  });
+
+  it("[sync: fast path] receipts that moved need the shard's receipts (or the room)", () => {
+    const pos = { s: 12, r: 5, t: 0, b: 12 };
+    expect(fastRoomResult(input({ delta: { roomId: "!r", pos, events: [] } }))).toBeUndefined();
+    const ok = fastRoomResult(input({ delta: { roomId: "!r", pos, events: [], receipts: [{ pos: 5, userId: "@bob", type: "m.read", threadId: "", eventId: "$9", ts: 7 }] } }))!;
+    expect(ok.ephemeral).toEqual([{ type: "m.receipt", content: { $9: { "m.read": { "@bob": { ts: 7 } } } } }]);
   });
 });
