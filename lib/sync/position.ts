@@ -4,9 +4,10 @@
  *
  * A room has three independent streams a syncing client follows: its events (the
  * gap-free `stream` ordering), its receipts, and its typing set (a serial that changes
- * with every typing change). The bump stamp (stream of the newest event that moves the
- * room up a recency-sorted list) travels with the position but is not compared: it only
- * changes together with `s`.
+ * with every typing change). The bump stamp (origin_server_ts of the newest event that
+ * moves the room up a recency-sorted list — a timestamp, because stream orderings of
+ * different rooms cannot be compared) travels with the position but is not compared: it
+ * only changes together with `s`.
  */
 
 export interface RoomPosition {
@@ -19,7 +20,7 @@ export interface RoomPosition {
 }
 
 export interface PublishedPosition extends RoomPosition {
-  /** Bump stamp: stream of the newest event that counts for recency. */
+  /** Bump stamp: origin_server_ts (ms) of the newest event that counts for recency. */
   b: number;
 }
 

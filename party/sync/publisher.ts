@@ -81,7 +81,7 @@ export class RoomPublisher {
     if (events.length === 0) return;
     this.#stateStream ??= this.#findStateStream();
     for (const e of events) {
-      if (BUMP_EVENT_TYPES.has(e.type) && e.stream > (this.#bump ?? 0)) this.#bump = e.stream;
+      if (BUMP_EVENT_TYPES.has(e.type)) this.#bump = Math.max(this.#bump ?? 0, e.originServerTs);
       if (e.stateKey !== undefined && e.stream > this.#stateStream) this.#stateStream = e.stream;
     }
     if (this.#pending.length === 0) this.#pendingFrom = events[0]!.stream - 1;
@@ -144,14 +144,14 @@ export function newestStateStream(sql: SqlStorage): number {
   return sql.exec<{ s: number | null }>("SELECT MAX(stream) AS s FROM events WHERE state_key IS NOT NULL AND rejection IS NULL").one().s ?? 0;
 }
 
-/** The stream of the newest event that counts for recency (SQL on the room's events). */
-export function newestBumpStream(sql: SqlStorage): number {
+/** The bump stamp: origin_server_ts of the newest event that counts for recency (SQL on the room's events). */
+export function newestBumpStamp(sql: SqlStorage): number {
   const types = [...BUMP_EVENT_TYPES];
   const row = sql
-    .exec<{ stream: number }>(
-      `SELECT stream FROM events WHERE rejection IS NULL AND type IN (${types.map(() => "?").join(", ")}) ORDER BY stream DESC LIMIT 1`,
+    .exec<{ ts: number }>(
+      `SELECT origin_server_ts AS ts FROM events WHERE rejection IS NULL AND type IN (${types.map(() => "?").join(", ")}) ORDER BY stream DESC LIMIT 1`,
       ...types,
     )
     .toArray()[0];
-  return row?.stream ?? 0;
+  return row?.ts ?? 0;
 }

@@ -14,7 +14,7 @@ import { Receipts } from "../room/ephemeral.ts";
 import { onTypingChange, RoomReads } from "../room/read-api.ts";
 import type { NewEvent } from "../room/store.ts";
 import { stateContentAt, type ReadRoom } from "../room/visibility.ts";
-import { newestBumpStream, newestStateStream, RoomPublisher } from "./publisher.ts";
+import { newestBumpStamp, newestStateStream, RoomPublisher } from "./publisher.ts";
 import { roomSync, type FeedSource } from "./room-feed.ts";
 
 export class RoomSyncSource {
@@ -31,7 +31,7 @@ export class RoomSyncSource {
       room.roomId,
       room.head,
       () => receipts.position(),
-      () => newestBumpStream(room.sql),
+      () => newestBumpStamp(room.sql),
       () => reads().typingUsers().user_ids,
       () => newestStateStream(room.sql),
       (pos) => receiptsAfter(room.sql, pos),

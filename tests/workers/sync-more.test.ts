@@ -9,6 +9,7 @@ import { syncHubActor, syncHubShards, userActor } from "../../party/stubs.ts";
 import type { User } from "../../party/user.ts";
 import { SYNC_CHECKPOINTS_PER_DEVICE } from "../../party/sync/store.ts";
 import { SYNC_COUNTERS } from "../../party/sync/user-sync.ts";
+import { shardOf } from "../../lib/sync/hub.ts";
 import { createRoom, enc, newUser, roomPath, sendMessage, V3, type TestUser } from "./room-helpers.ts";
 import { withKeys } from "./keys-helpers.ts";
 
@@ -152,6 +153,28 @@ describe("/sync v2: the hub fast path", () => {
     expect(res.rooms.join[roomId].summary["m.joined_member_count"]).toBe(3);
     expect(SYNC_COUNTERS.fromRoom - before.fromRoom).toBeGreaterThanOrEqual(1);
     void alice;
+  });
+});
+
+describe("sync hub positions", () => {
+  it("[sync: bump stamp] messages move a room's bump stamp (a timestamp, comparable across rooms); state changes do not", async () => {
+    const alice = await newUser("ma");
+    const a = await createRoom(alice);
+    const b = await createRoom(alice);
+    const bump = async (roomId: string) => {
+      await sleep(50); // publishes are after commit
+      const [[, pos]] = await syncHubActor(env, shardOf(roomId, syncHubShards(env))).positions([roomId]);
+      return pos!.b;
+    };
+    await sendMessage(alice, a, "older");
+    await sleep(5);
+    await sendMessage(alice, b, "newer");
+    const [ba, bb] = [await bump(a), await bump(b)];
+    expect(bb).toBeGreaterThan(ba);
+    await alice.ok("PUT", roomPath(a, "state/m.room.topic/"), { topic: "not a bump" });
+    expect(await bump(a)).toBe(ba);
+    await sendMessage(alice, a, "now newest");
+    expect(await bump(a)).toBeGreaterThan(bb);
   });
 });
 
