@@ -11,7 +11,6 @@
 import { MatrixError } from "../../lib/errors.ts";
 import { eventMatchesFilter } from "../../lib/event-filter.ts";
 import { validateFilter, type Filter } from "../../lib/filter.ts";
-import type { JsonObject } from "../../lib/json.ts";
 import { shardOf } from "../../lib/sync/hub.ts";
 import { planSync, type MembershipRow } from "../../lib/sync/plan.ts";
 import { isAhead, isSyncMembership, type PublishedPosition, type RoomPosition, type RoomView } from "../../lib/sync/position.ts";
@@ -22,6 +21,9 @@ import { assembleResponse, hasNews, type RoomSyncRequest, type RoomSyncResult, t
 import { decodeSyncToken, encodeSyncToken, nextInline, tokenViews, type SyncToken } from "../../lib/sync/token.ts";
 import type { Env } from "../env.ts";
 import { deviceKeysActor, roomActor, syncHubActor, syncHubShards } from "../stubs.ts";
+import { accountDataPosition, globalAccountData, roomAccountData } from "./account-data.ts";
+import { E2eeAnswers } from "./e2ee.ts";
+import { SYNC_COUNTERS } from "./counters.ts";
 import { Signal } from "./signal.ts";
 import { SyncStore } from "./store.ts";
 
@@ -31,26 +33,7 @@ const ROOM_CONCURRENCY = 32;
 /** How long the hub keeps this user armed after an answer (the client's next long-poll comes back within it). */
 const ARM_AHEAD_MS = 60_000;
 
-type E2eeState = Awaited<ReturnType<E2eeSyncRpc["syncState"]>>;
-
-/** Per-isolate counts of how rooms were answered (tests and the cost figures). */
-export const SYNC_COUNTERS = { fromHub: 0, fromRoom: 0, hubPolls: 0, hubPollsSkipped: 0, e2eeCalls: 0, e2eeCached: 0 };
-
-/**
- * The DeviceKeys actor's sync RPC (party/device-keys.ts `syncState`), typed here without
- * the recursive event JSON that workers-types cannot map through an RPC stub.
- */
-interface E2eeSyncRpc {
-  syncState(
-    deviceId: string,
-    p: { toDeviceSince: number; deviceListSince: number },
-  ): Promise<{
-    toDevice: { events: JsonObject[]; next: number; more: boolean };
-    deviceLists: { changed: string[]; left: string[]; pos: number };
-    oneTimeKeyCounts: Record<string, number>;
-    unusedFallbackKeyTypes: string[];
-  }>;
-}
+export { SYNC_COUNTERS } from "./counters.ts";
 
 interface Attempt {
   json: string;
@@ -83,10 +66,7 @@ export class UserSync {
    * nothing new from rooms and need not poll the shards.
    */
   #armedAt: { token: string; generation: number; until: number } | undefined;
-  /** Bumped by every local notification (to-device, device lists, keys, …): the E2EE cache is then stale. */
-  #e2eeEpoch = 0;
-  /** Per device: the last E2EE answer that had nothing new, and the epoch it was fetched in. */
-  readonly #e2eeQuiet = new Map<string, { epoch: number; state: E2eeState }>();
+  readonly #e2ee: E2eeAnswers;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -94,6 +74,7 @@ export class UserSync {
     private readonly userId: string,
   ) {
     this.#store = new SyncStore(ctx.storage.sql);
+    this.#e2ee = new E2eeAnswers(env, userId);
   }
 
   /** A hub shard saw one of this user's rooms move (the user was armed there). */
@@ -103,7 +84,7 @@ export class UserSync {
 
   /** Something local changed (account data, a membership, to-device, device lists). */
   notify(): void {
-    this.#e2eeEpoch++;
+    this.#e2ee.stale();
     this.#signal.fire();
   }
 
@@ -206,7 +187,7 @@ export class UserSync {
     const toFetch = plan.fetch.size;
     const [fetched, e2ee] = await Promise.all([
       this.#fetchRooms(deviceId, plan.fetch, p, sf, ephemeralWanted),
-      this.#e2ee(deviceId, resolved?.token.toDevice ?? 0, resolved?.token.deviceLists ?? 0),
+      this.#e2ee.answer(deviceId, resolved?.token.toDevice ?? 0, resolved?.token.deviceLists ?? 0),
     ]);
     if (fetched.length < toFetch) armedAtToken = false;
 
@@ -214,7 +195,7 @@ export class UserSync {
     const results = [...fast, ...fetched];
     const newViews = new Map(views ?? []);
     const parts: SyncParts["rooms"] = [];
-    const roomData = this.#roomAccountData(accountSince, sf);
+    const roomData = roomAccountData(this.ctx.storage.sql, accountSince, sf, this.userId);
     for (const [roomId, since, result] of results) {
       if (result.memberStream === 0 && !views?.has(roomId)) continue; // never a member
       const pos = result.position;
@@ -239,7 +220,7 @@ export class UserSync {
     }
 
     const token = this.#nextToken(deviceId, resolved, newViews, {
-      accountData: this.#counter("account_data"),
+      accountData: accountDataPosition(this.ctx.storage.sql),
       toDevice: e2ee?.toDevice.next ?? resolved?.token.toDevice ?? 0,
       deviceLists: e2ee?.deviceLists.pos ?? resolved?.token.deviceLists ?? 0,
     });
@@ -248,7 +229,7 @@ export class UserSync {
       nextBatch: token,
       rooms: parts,
       roomAccountDataOnly: accountDataOnly,
-      accountData: this.#globalAccountData(accountSince, sf),
+      accountData: globalAccountData(this.ctx.storage.sql, accountSince, sf, this.userId),
       toDevice: e2ee?.toDevice.events ?? [],
       // A first sync has no device-list changes to report: the client queries what it needs.
       deviceLists: initial || !e2ee ? { changed: [], left: [] } : { changed: e2ee.deviceLists.changed, left: e2ee.deviceLists.left },
@@ -262,31 +243,6 @@ export class UserSync {
       armedAtToken,
       commit: () => lazy.commit(token),
     };
-  }
-
-  /**
-   * The DeviceKeys actor's part (to-device, device lists, key counts). An answer with
-   * nothing new is reused while no notification came in (the DeviceKeys actor notifies
-   * after every change, key claims included) and the client continues from it.
-   */
-  async #e2ee(deviceId: string, toDeviceSince: number, deviceListSince: number): Promise<E2eeState | undefined> {
-    const epoch = this.#e2eeEpoch;
-    const q = this.#e2eeQuiet.get(deviceId);
-    if (q && q.epoch === epoch && q.state.toDevice.next === toDeviceSince && q.state.deviceLists.pos === deviceListSince) {
-      SYNC_COUNTERS.e2eeCached++;
-      return q.state;
-    }
-    SYNC_COUNTERS.e2eeCalls++;
-    try {
-      const state = await (deviceKeysActor(this.env, this.userId) as unknown as E2eeSyncRpc).syncState(deviceId, { toDeviceSince, deviceListSince });
-      const nothing = state.toDevice.events.length === 0 && !state.toDevice.more && state.deviceLists.changed.length === 0 && state.deviceLists.left.length === 0;
-      if (nothing) this.#e2eeQuiet.set(deviceId, { epoch, state });
-      else this.#e2eeQuiet.delete(deviceId);
-      return state;
-    } catch (e) {
-      console.error("sync: E2EE state unavailable", e);
-      return undefined;
-    }
   }
 
   /**
@@ -405,37 +361,6 @@ export class UserSync {
       }
     });
     return out;
-  }
-
-  #accountDataRows(since: number) {
-    return this.ctx.storage.sql
-      .exec<{ room_id: string; type: string; content: string }>(
-        "SELECT room_id, type, content FROM account_data WHERE stream_pos > ? ORDER BY stream_pos",
-        since,
-      )
-      .toArray();
-  }
-
-  #globalAccountData(since: number, sf: SyncFilter): JsonObject[] {
-    return this.#accountDataRows(since)
-      .filter((r) => r.room_id === "" && eventMatchesFilter(sf.accountData, { type: r.type, sender: this.userId, content: {} }))
-      .map((r) => ({ type: r.type, content: JSON.parse(r.content) as JsonObject }));
-  }
-
-  #roomAccountData(since: number, sf: SyncFilter): Map<string, JsonObject[]> {
-    const out = new Map<string, JsonObject[]>();
-    for (const r of this.#accountDataRows(since)) {
-      if (r.room_id === "" || !subFilterAllows(sf.roomAccountData, r.room_id)) continue;
-      if (!eventMatchesFilter(sf.roomAccountData, { type: r.type, sender: this.userId, content: {} })) continue;
-      let list = out.get(r.room_id);
-      if (!list) out.set(r.room_id, (list = []));
-      list.push({ type: r.type, content: JSON.parse(r.content) as JsonObject });
-    }
-    return out;
-  }
-
-  #counter(name: string): number {
-    return this.ctx.storage.sql.exec<{ value: number }>("SELECT value FROM counters WHERE name = ?", name).toArray()[0]?.value ?? 0;
   }
 
   /** The token after this response: the same checkpoint plus inline views, or a new checkpoint. */

@@ -163,8 +163,8 @@ describe("sync hub positions", () => {
     const b = await createRoom(alice);
     const bump = async (roomId: string) => {
       await sleep(50); // publishes are after commit
-      const [[, pos]] = await syncHubActor(env, shardOf(roomId, syncHubShards(env))).positions([roomId]);
-      return pos!.b;
+      const positions = (await syncHubActor(env, shardOf(roomId, syncHubShards(env))).positions([roomId])) as Array<[string, { b: number }]>;
+      return positions[0]![1].b;
     };
     await sendMessage(alice, a, "older");
     await sleep(5);

@@ -1,0 +1,70 @@
+/**
+ * The DeviceKeys actor's part of a sync (to-device batch, device-list changes, one-time-key
+ * counts, unused fallback key types), with answers that had nothing new reused while no
+ * notification came in: the DeviceKeys actor notifies the User actor after every change
+ * (to-device delivery, device-list change, key upload, key claim), so most long-polls
+ * cost it no call. Design: docs/design/sync.md.
+ */
+import type { JsonObject } from "../../lib/json.ts";
+import type { Env } from "../env.ts";
+import { deviceKeysActor } from "../stubs.ts";
+import { SYNC_COUNTERS } from "./counters.ts";
+
+/**
+ * The DeviceKeys actor's sync RPC (party/device-keys.ts `syncState`), typed here without
+ * the recursive event JSON that workers-types cannot map through an RPC stub.
+ */
+interface E2eeSyncRpc {
+  syncState(
+    deviceId: string,
+    p: { toDeviceSince: number; deviceListSince: number },
+  ): Promise<{
+    toDevice: { events: JsonObject[]; next: number; more: boolean };
+    deviceLists: { changed: string[]; left: string[]; pos: number };
+    oneTimeKeyCounts: Record<string, number>;
+    unusedFallbackKeyTypes: string[];
+  }>;
+}
+
+export type E2eeState = Awaited<ReturnType<E2eeSyncRpc["syncState"]>>;
+
+export class E2eeAnswers {
+  /** Bumped by every notification: cached answers are then stale. */
+  #epoch = 0;
+  /** Per device: the last answer that had nothing new, and the epoch it was fetched in. */
+  readonly #quiet = new Map<string, { epoch: number; state: E2eeState }>();
+
+  constructor(
+    private readonly env: Env,
+    private readonly userId: string,
+  ) {}
+
+  stale(): void {
+    this.#epoch++;
+  }
+
+  /**
+   * The DeviceKeys actor's part (to-device, device lists, key counts). An answer with
+   * nothing new is reused while no notification came in (the DeviceKeys actor notifies
+   * after every change, key claims included) and the client continues from it.
+   */
+  async answer(deviceId: string, toDeviceSince: number, deviceListSince: number): Promise<E2eeState | undefined> {
+    const epoch = this.#epoch;
+    const q = this.#quiet.get(deviceId);
+    if (q && q.epoch === epoch && q.state.toDevice.next === toDeviceSince && q.state.deviceLists.pos === deviceListSince) {
+      SYNC_COUNTERS.e2eeCached++;
+      return q.state;
+    }
+    SYNC_COUNTERS.e2eeCalls++;
+    try {
+      const state = await (deviceKeysActor(this.env, this.userId) as unknown as E2eeSyncRpc).syncState(deviceId, { toDeviceSince, deviceListSince });
+      const nothing = state.toDevice.events.length === 0 && !state.toDevice.more && state.deviceLists.changed.length === 0 && state.deviceLists.left.length === 0;
+      if (nothing) this.#quiet.set(deviceId, { epoch, state });
+      else this.#quiet.delete(deviceId);
+      return state;
+    } catch (e) {
+      console.error("sync: E2EE state unavailable", e);
+      return undefined;
+    }
+  }
+}
