@@ -22,6 +22,8 @@ import * as profile from "./profile.ts";
 import * as pushRules from "./push-rules.ts";
 import * as pushers from "./pushers.ts";
 import * as rooms from "./rooms.ts";
+import * as tags from "./tags.ts";
+import * as threepid from "./threepid.ts";
 import * as roomReads from "./room-reads.ts";
 import * as userDirectory from "./user-directory.ts";
 import { Router } from "./router.ts";
@@ -53,6 +55,7 @@ export const router = new Router()
   .post("/_matrix/client/v3/logout", account.logout)
   .post("/_matrix/client/v3/logout/all", account.logoutAll)
   .get("/_matrix/client/v3/account/whoami", account.whoami)
+  .get("/_matrix/client/v3/account/3pid", threepid.getThreePids) // the only 3PID route (party/edge/threepid.ts)
   .post("/_matrix/client/v3/account/password", account.changePassword)
   .post("/_matrix/client/v3/account/deactivate", account.deactivate)
   // Devices
@@ -71,6 +74,10 @@ export const router = new Router()
   .put("/_matrix/client/v3/user/{userId}/account_data/{type}", accountData.setAccountData)
   .get("/_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}", accountData.getAccountData)
   .put("/_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}", accountData.setAccountData)
+  // Room tags, stored as m.tag room account data (party/edge/tags.ts)
+  .get("/_matrix/client/v3/user/{userId}/rooms/{roomId}/tags", tags.getTags)
+  .put("/_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag}", tags.putTag)
+  .delete("/_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag}", tags.deleteTag)
   .post("/_matrix/client/v3/user/{userId}/filter", filters.createFilter)
   .get("/_matrix/client/v3/user/{userId}/filter/{filterId}", filters.getFilter)
   // Sync (party/edge/sync.ts; docs/design/sync.md)
