@@ -19,6 +19,7 @@ import { levelSyntax, readPowerLevels, roomCreators } from "../../lib/auth/index
 import { addedCanonicalAliases, badAlias } from "../../lib/directory/alias.ts";
 import { directoryEntry, ENTRY_STATE_TYPES, isPublicForUserDirectory } from "../../lib/directory/entry.ts";
 import type { RoomAccessFacts } from "../../lib/directory/permissions.ts";
+import { MatrixError } from "../../lib/errors.ts";
 import { historyVisibilityOf } from "../../lib/history-visibility.ts";
 import type { JsonObject } from "../../lib/json.ts";
 import type { Pdu } from "../../lib/pdu.ts";
@@ -34,6 +35,8 @@ import { userDirectoryStatements, type MemberChange } from "./users.ts";
 export const DIRECTORY_OUTBOX = "directory";
 /** Key of the room's published lists in the actor's KV storage. */
 const LISTS_KEY = "directory.lists";
+/** Lists one room may be in (its delivery binds one SQL parameter per list; D1 allows 100). */
+export const MAX_LISTS = 32;
 
 /** Outbox rows for an event about to be written: one for entry or member changes, none for anything else. */
 export function directoryOutboxFor(roomId: string, pdu: Pdu): OutboxRow[] {
@@ -76,6 +79,7 @@ export function setPublished(storage: DurableObjectStorage, roomId: string, list
     const lists = new Set(publishedLists(storage));
     if (visible) lists.add(list);
     else lists.delete(list);
+    if (lists.size > MAX_LISTS) throw new MatrixError("M_INVALID_PARAM", 400, `a room can be published in at most ${MAX_LISTS} directory lists`);
     storage.kv.put(LISTS_KEY, [...lists].sort());
     storage.sql.exec("INSERT INTO outbox (kind, target, payload, next_ts) VALUES (?, ?, '{}', 0)", DIRECTORY_OUTBOX, roomId);
   });

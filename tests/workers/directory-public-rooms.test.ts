@@ -324,4 +324,17 @@ describe("[as: published room directories] appservice network lists", () => {
     expect(ids(await search(a, w, { third_party_instance_id: "bridge|gitter" }))).toEqual([]);
     expect(ids(await search(a, w))).toEqual([roomId]);
   });
+
+  it("[as: directory/list/appservice] a room is in at most 32 lists (400 M_INVALID_PARAM beyond)", async () => {
+    const a = await newUser();
+    const roomId = await createRoom(a);
+    for (let i = 0; i < 32; i++) {
+      const r = await call("PUT", `${V3}/directory/list/appservice/net${i}/${encodeURIComponent(roomId)}`, { visibility: "public" }, AS_TOKEN);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    }
+    expectError(await call("PUT", `${V3}/directory/list/appservice/net32/${encodeURIComponent(roomId)}`, { visibility: "public" }, AS_TOKEN), 400, "M_INVALID_PARAM");
+    await a.ok("PUT", listPath(roomId), { visibility: "private" }); // leaving a list it is not in is fine
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM room_directory WHERE room_id = ?").bind(roomId).first<{ n: number }>();
+    expect(rows?.n).toBe(32);
+  });
 });
