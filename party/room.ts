@@ -184,11 +184,11 @@ export class Room extends Server<Env> {
 
   async setState(p: { sender: string; type: string; stateKey: string; content: JsonObject; originServerTs?: number }): Promise<{ event_id: string }> {
     return rpcErrors(async () => {
-      const a = await this.#submit({ ...stateIntent(p.sender, p.type, p.stateKey, p.content), originServerTs: p.originServerTs });
       // New aliases must point here (D1 read before the queue; this event type only).
       if (p.type === "m.room.canonical_alias" && p.stateKey === "") {
         await checkCanonicalAlias(this.env, this.name, p.content, this.#current(p.type, "")?.content);
       }
+      const a = await this.#submit({ ...stateIntent(p.sender, p.type, p.stateKey, p.content), originServerTs: p.originServerTs });
       if (p.type === "m.room.member") await this.#deliver();
       return { event_id: a.eventId };
     });
@@ -283,7 +283,6 @@ export class Room extends Server<Env> {
     return rpcErrors(() => this.#room().rules.id);
   }
 
-  // ---- outbox -----------------------------------------------------------------------
   // ---- upgrades (room/upgrade.ts) ----------------------------------------------------
 
   /** /upgrade, old room: 403 unless `userId` may send the tombstone; else what the new room copies. */
@@ -327,6 +326,7 @@ export class Room extends Server<Env> {
     });
   }
 
+  // ---- outbox -----------------------------------------------------------------------
 
   override async onAlarm(): Promise<void> {
     if (this.#exists()) await this.#deliver();

@@ -71,12 +71,12 @@ async function roomIdOrAlias(r: EdgeRequest): Promise<string> {
 export async function createRoom(r: EdgeRequest): Promise<Response> {
   const me = await authenticate(r);
   const request = parseCreateRoomRequest(await body(r));
-  const { room_id } = await userActor(r.env, me.userId).createRoom(request);
   if (request.roomAliasName !== undefined) {
     // room_alias_name obeys appservice alias namespaces like PUT /directory/room (M_EXCLUSIVE).
     const registry = loadAppservices(r.env);
     checkAliasNamespace(canonicalAliasFor(request.roomAliasName, r.config.serverName), me.appservice ? registry.byId(me.appservice.id) : undefined, registry);
   }
+  const { room_id } = await userActor(r.env, me.userId).createRoom(request);
   return json({ room_id });
 }
 
