@@ -103,7 +103,9 @@ describe("[as: namespaces/aliases] appservice alias namespaces", () => {
     const roomId = await createRoom(a);
     const name = `_gh_${uniqueWord()}`;
     expectError(await a.call("PUT", aliasPath(local(name)), { room_id: roomId }), 400, "M_EXCLUSIVE");
+    const before = (await a.ok("GET", `${V3}/joined_rooms`)).joined_rooms as string[];
     expectError(await a.call("POST", `${V3}/createRoom`, { room_alias_name: name }), 400, "M_EXCLUSIVE");
+    expect((await a.ok("GET", `${V3}/joined_rooms`)).joined_rooms).toEqual(before); // no room was made
   });
 
   it("[as: namespaces/aliases] the appservice maps aliases in its namespace (without being in the room), not outside it", async () => {
@@ -227,6 +229,8 @@ describe("[cs: m.room.canonical_alias] aliases checked against the index", () =>
     const roomId = await createRoom(a);
     const alias = local(uniqueWord("k"));
     expectError(await a.call("PUT", canonical(roomId, {}), { alias }), 400, "M_BAD_ALIAS");
+    // refused before the write queue: no event was written
+    expectError(await a.call("GET", canonical(roomId, {})), 404, "M_NOT_FOUND");
     await a.ok("PUT", aliasPath(alias), { room_id: roomId });
     await a.ok("PUT", canonical(roomId, {}), { alias });
     expect(await a.ok("GET", canonical(roomId, {}))).toEqual({ alias });
