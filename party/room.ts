@@ -49,6 +49,9 @@ import { roomActor } from "./stubs.ts";
 import { RoomSyncSource } from "./sync/room-source.ts";
 import type { RoomSyncRequest } from "../lib/sync/response.ts";
 import type { PublishedPosition } from "../lib/sync/position.ts";
+import { pushCountScanLimit, RoomCounts } from "./room/push.ts";
+import type { Ruleset } from "../lib/push/types.ts";
+import type { CountResult } from "../lib/push/counts.ts";
 import schema from "../schema/room.sql";
 
 /** What a membership change answers: enough for the member's User actor to record it. */
@@ -389,6 +392,25 @@ export class Room extends Server<Env> {
   /** /sync: the room's position, for a user whose hub shard did not know it. */
   async syncPosition(): Promise<PublishedPosition> {
     return rpcErrors(() => this.#sync().position());
+  }
+
+  /**
+   * /sync: `userId`'s notification counts (party/room/push.ts), with their ruleset as JSON
+   * text `{ global: ruleset }`; null when they are not joined.
+   */
+  async unreadCounts(p: { userId: string; pushRules: string; perThread: boolean }): Promise<CountResult | null> {
+    return rpcErrors(() => {
+      const ruleset = (JSON.parse(p.pushRules) as { global: Ruleset }).global;
+      this.#counts ??= new RoomCounts(this.#syncRoomView(), () => this.#room().rules);
+      const req = { userId: p.userId, ruleset, rulesetKey: p.pushRules, perThread: p.perThread, scanLimit: pushCountScanLimit(this.env) };
+      return this.#counts.counts(req) ?? null;
+    });
+  }
+
+  #counts: RoomCounts | undefined;
+  #syncRoomView() {
+    const { head } = this.#room();
+    return { roomId: this.name, store: this.store, sql: this.ctx.storage.sql, head };
   }
 
   #syncSource: RoomSyncSource | undefined;

@@ -5,14 +5,17 @@
  *
  * Sections with nothing in them are left out (every field but next_batch is optional),
  * except the one-time-key counts and fallback key types, which E2EE clients read on
- * every response. `unread_notifications` is never sent: Parley does not count
- * notifications yet, and zeros would be wrong (docs/design/sync.md).
+ * every response. `unread_notifications` (and `unread_thread_notifications` when the
+ * timeline filter asks) is set on every joined room in the response: the User actor asks
+ * each such room for the counts after the rooms answered (party/push/sync-counts.ts,
+ * docs/design/push.md).
  */
 import type { ClientEventWithoutRoomId } from "../event-format.ts";
 import type { JsonObject } from "../json.ts";
 import type { PublishedPosition, RoomPosition, SyncMembership } from "./position.ts";
 import type { RoomEventFilter, StateFilter } from "../filter.ts";
 import type { RoomSummary } from "./summary.ts";
+import type { UnreadCounts } from "../push/counts.ts";
 
 /** What the User actor asks one room for. */
 export interface RoomSyncRequest {
@@ -56,6 +59,10 @@ export interface RoomSyncResult {
    * Not part of the response.
    */
   members?: string[];
+  /** The syncing user's notification counts (joined rooms; set by the User actor). */
+  unreadNotifications?: UnreadCounts;
+  /** Per thread root, when the filter asks for threaded counts. */
+  unreadThreadNotifications?: Record<string, UnreadCounts>;
 }
 
 export interface JoinedRoomEntry {
@@ -64,6 +71,8 @@ export interface JoinedRoomEntry {
   timeline?: { events: ClientEventWithoutRoomId[]; limited: boolean; prev_batch?: string };
   ephemeral?: { events: JsonObject[] };
   account_data?: { events: JsonObject[] };
+  unread_notifications?: UnreadCounts;
+  unread_thread_notifications?: Record<string, UnreadCounts>;
 }
 
 export interface LeftRoomEntry {
@@ -109,6 +118,8 @@ export function joinedEntry(r: RoomSyncResult, accountData: JsonObject[]): Joine
   if (r.timeline && (r.timeline.events.length > 0 || r.timeline.limited)) e.timeline = r.timeline;
   if (r.ephemeral && r.ephemeral.length > 0) e.ephemeral = { events: r.ephemeral };
   if (accountData.length > 0) e.account_data = { events: accountData };
+  if (r.unreadNotifications) e.unread_notifications = r.unreadNotifications;
+  if (r.unreadThreadNotifications) e.unread_thread_notifications = r.unreadThreadNotifications;
   return Object.keys(e).length > 0 ? e : undefined;
 }
 

@@ -25,6 +25,7 @@ import { accountDataPosition, globalAccountData, roomAccountData } from "./accou
 import { E2eeAnswers } from "./e2ee.ts";
 import { SYNC_COUNTERS } from "./counters.ts";
 import { Signal } from "./signal.ts";
+import { attachUnreadCounts } from "../push/sync-counts.ts";
 import { SyncStore } from "./store.ts";
 
 /** Rooms asked at once during one sync. */
@@ -190,6 +191,7 @@ export class UserSync {
       this.#e2ee.answer(deviceId, resolved?.token.toDevice ?? 0, resolved?.token.deviceLists ?? 0),
     ]);
     if (fetched.length < toFetch) armedAtToken = false;
+    await attachUnreadCounts(this.env, this.ctx.storage.sql, this.userId, [...fast, ...fetched], sf.timeline.unread_thread_notifications === true);
 
     // New views: the rooms' answers; rooms the client is told nothing about keep theirs.
     const results = [...fast, ...fetched];

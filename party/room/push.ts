@@ -1,0 +1,132 @@
+/**
+ * Notification counts inside the Room actor, computed lazily for the user who syncs
+ * (docs/design/push.md, "Counting"): the events after that user's latest m.read /
+ * m.read.private receipts, at most PUSH_COUNT_SCAN_LIMIT of them, run through the
+ * user's ruleset (handed in by the caller: the User actor holds it). Results are
+ * memoised per (user, receipts, newest stream, ruleset) so repeated syncs don't rescan.
+ */
+import { clientEventFromPdu } from "../../lib/event-format.ts";
+import type { JsonObject } from "../../lib/json.ts";
+import { stateKey, type Pdu } from "../../lib/pdu.ts";
+import { countUnread, readPositions, type CountResult, type CountedEvent } from "../../lib/push/counts.ts";
+import type { Ruleset } from "../../lib/push/types.ts";
+import { threadOf } from "../../lib/relations.ts";
+import type { RoomVersionRules } from "../../lib/room-versions.ts";
+import { powerLevelsIn } from "./membership.ts";
+import type { ReadRoom } from "./visibility.ts";
+
+/** Default bound on events evaluated per count; past it the counts stop growing (documented cap). */
+export const DEFAULT_PUSH_COUNT_SCAN_LIMIT = 1000;
+/** Memo entries kept per room actor (one per syncing user). */
+const MEMO_MAX = 2048;
+
+/** PUSH_COUNT_SCAN_LIMIT (a var; not in Env's declared settings, so read loosely), else the default. */
+export function pushCountScanLimit(env: object): number {
+  const v = Number((env as { PUSH_COUNT_SCAN_LIMIT?: string }).PUSH_COUNT_SCAN_LIMIT);
+  return Number.isInteger(v) && v > 0 ? v : DEFAULT_PUSH_COUNT_SCAN_LIMIT;
+}
+
+export interface CountRequest {
+  userId: string;
+  ruleset: Ruleset;
+  /** The ruleset's JSON text, the memo's key for it (cheaper than re-serialising). */
+  rulesetKey: string;
+  perThread: boolean;
+  scanLimit: number;
+}
+
+export class RoomCounts {
+  readonly #memo = new Map<string, { key: string; result: CountResult }>();
+  /** Rescans done (tests, cost figures). */
+  scans = 0;
+
+  constructor(
+    private readonly room: ReadRoom,
+    private readonly rules: () => RoomVersionRules,
+  ) {}
+
+  /** `req.userId`'s counts now; undefined when they are not joined. */
+  counts(req: CountRequest): CountResult | undefined {
+    const { room } = this;
+    const joinedAt = this.#joinStream(req.userId);
+    if (joinedAt === undefined) return undefined;
+    const rows = room.sql
+      .exec<{ receipt_type: string; thread_id: string; event_stream: number }>(
+        "SELECT receipt_type, thread_id, event_stream FROM receipts WHERE user_id = ? AND receipt_type IN ('m.read', 'm.read.private')",
+        req.userId,
+      )
+      .toArray();
+    const read = readPositions(rows.map((r) => ({ receiptType: r.receipt_type, threadId: r.thread_id, eventStream: r.event_stream })));
+    const key = JSON.stringify([read, room.head.stream, joinedAt, req.perThread, req.scanLimit, req.rulesetKey]);
+    const hit = this.#memo.get(req.userId);
+    if (hit && hit.key === key) return hit.result;
+
+    this.scans++;
+    // Nothing before the user's join counts, nor anything the unthreaded receipt covers
+    // (threaded receipts cover only their thread: isUnread filters those).
+    const floor = Math.max(joinedAt, read.unthreaded);
+    const result = countUnread(this.#candidates(floor, req.userId, req.scanLimit), read, this.#context(req.userId), req.ruleset, req.perThread);
+    this.#memo.delete(req.userId);
+    this.#memo.set(req.userId, { key, result });
+    if (this.#memo.size > MEMO_MAX) this.#memo.delete(this.#memo.keys().next().value!);
+    return result;
+  }
+
+  #joinStream(userId: string): number | undefined {
+    const id = this.room.head.state.get(stateKey("m.room.member", userId));
+    const ev = id === undefined ? undefined : this.room.store.event(id);
+    if (!ev || ev.pdu.content.membership !== "join") return undefined;
+    return ev.stream;
+  }
+
+  /** Newest first, at most `limit`, after `floor`; state events and the user's own skipped by the evaluator. */
+  #candidates(floor: number, userId: string, limit: number): CountedEvent[] {
+    const { room } = this;
+    const rows = room.sql
+      .exec<{ stream: number; event_id: string; sender: string; rel_type: string | null; relates_to: string | null }>(
+        `SELECT stream, event_id, sender, rel_type, relates_to FROM events
+         WHERE rejection IS NULL AND redacted_by IS NULL AND stream > ? AND sender != ? ORDER BY stream DESC LIMIT ?`,
+        floor,
+        userId,
+        limit,
+      )
+      .toArray();
+    const levels = powerLevelsIn(this.#stateView(), this.rules());
+    const out: CountedEvent[] = [];
+    for (const r of rows) {
+      const stored = room.store.event(r.event_id);
+      if (!stored) continue;
+      const event = clientEventFromPdu(stored.pdu) as unknown as JsonObject;
+      out.push({ stream: r.stream, event, threadId: this.#threadOf(stored.pdu), senderPowerLevel: levels.user(r.sender) });
+    }
+    return out;
+  }
+
+  #threadOf(pdu: Pdu): string {
+    return threadOf(pdu.content, (parentId) => {
+      const row = this.room.sql
+        .exec<{ rel_type: string | null; relates_to: string | null }>("SELECT rel_type, relates_to FROM events WHERE event_id = ?", parentId)
+        .toArray()[0];
+      return row?.rel_type && row.relates_to ? { relType: row.rel_type, eventId: row.relates_to } : undefined;
+    });
+  }
+
+  /** Current state as the power-level reader wants it (sender levels are read at the current state: documented). */
+  #stateView() {
+    const { room } = this;
+    const idOf = (type: string, key: string) => room.head.state.get(stateKey(type, key));
+    return { idOf, get: (type: string, key: string) => { const id = idOf(type, key); return id === undefined ? undefined : room.store.event(id)?.pdu; } };
+  }
+
+  #context(userId: string) {
+    const view = this.#stateView();
+    const name = view.get("m.room.member", userId)?.content.displayname;
+    const pl = view.get("m.room.power_levels", "")?.content.notifications;
+    return {
+      userId,
+      displayName: typeof name === "string" ? name : null,
+      roomMemberCount: this.room.store.joinedMembers().length,
+      ...(pl && typeof pl === "object" && !Array.isArray(pl) ? { notificationPowerLevels: pl as JsonObject } : {}),
+    };
+  }
+}
