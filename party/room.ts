@@ -49,7 +49,7 @@ import { roomActor } from "./stubs.ts";
 import { RoomSyncSource } from "./sync/room-source.ts";
 import type { RoomSyncRequest } from "../lib/sync/response.ts";
 import type { PublishedPosition } from "../lib/sync/position.ts";
-import { pushCountScanLimit, RoomCounts } from "./room/push.ts";
+import { enqueuePushNotices, pushCountScanLimit, PushMembers, RoomCounts } from "./room/push.ts";
 import type { Ruleset } from "../lib/push/types.ts";
 import type { CountResult } from "../lib/push/counts.ts";
 import schema from "../schema/room.sql";
@@ -407,9 +407,17 @@ export class Room extends Server<Env> {
     });
   }
 
+  /** From a User actor: whether `userId` has ≥1 pusher (written only on change; party/room/push.ts). */
+  async setPushMember(p: { userId: string; has: boolean }): Promise<void> {
+    return rpcErrors(() => this.#pushMembers().set(p.userId, p.has));
+  }
+
   #counts: RoomCounts | undefined;
-  #syncRoomView() {
-    const { head } = this.#room();
+  #pushMembersTable: PushMembers | undefined;
+  #pushMembers(): PushMembers {
+    return (this.#pushMembersTable ??= new PushMembers(this.ctx.storage.sql));
+  }
+  #syncRoomView(head = this.#room().head) {
     return { roomId: this.name, store: this.store, sql: this.ctx.storage.sql, head };
   }
 
@@ -428,7 +436,8 @@ export class Room extends Server<Env> {
     return new WritePath(this.#context(rules), this.store, head, (events) => {
       this.#sync().eventsCommitted(events);
       this.#appserviceHook()?.committed(events);
-      if (events.some((e) => e.outbox.length > 0)) void this.#deliver();
+      const pushed = enqueuePushNotices(this.#syncRoomView(head), rules, this.#pushMembers(), events);
+      if (pushed > 0 || events.some((e) => e.outbox.length > 0)) void this.#deliver();
     });
   }
 

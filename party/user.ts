@@ -38,6 +38,7 @@ import type { UpgradeRequest } from "../lib/room-upgrade.ts";
 import { UserSync } from "./sync/user-sync.ts";
 import type { SyncParams } from "../lib/sync/request.ts";
 import type { PublishedPosition } from "../lib/sync/position.ts";
+import { deliverPushNotice, tellRoomsAboutPushers, type DeliveryResult, type PushNotice } from "./push/deliver.ts";
 import schema from "../schema/user.sql";
 
 /** Lifetime of an access token issued together with a refresh token. */
@@ -449,6 +450,8 @@ export class User extends Server<Env> {
   async noteRoomMembership(u: MembershipUpdate): Promise<void> {
     this.#rooms().record(u);
     this.#syncer().notify();
+    // A new room learns that this member has pushers (party/room/push.ts).
+    if (u.membership === "join" && this.#hasPushers()) await tellRoomsAboutPushers(this.env, this.name, [u.room_id], true);
   }
 
   // ---- sync (party/sync/user-sync.ts) ---------------------------------------------------
@@ -676,7 +679,20 @@ export class User extends Server<Env> {
 
   /** POST /pushers/set (validated by the edge); the pusher is tied to the calling device. */
   async setPusher(change: PusherChange, deviceId: string): Promise<void> {
+    const had = this.#hasPushers();
     this.ctx.storage.transactionSync(() => push.applyPusherChange(this.ctx.storage.sql, change, deviceId));
+    const has = this.#hasPushers();
+    // Rooms evaluate rules only for members with pushers: tell them when that changes.
+    if (has !== had) await tellRoomsAboutPushers(this.env, this.name, this.#rooms().joinedRooms(), has);
+  }
+
+  /** From a room's outbox: one event for this user's pushers (party/push/deliver.ts). Throws to be retried. */
+  async pushNotify(notice: PushNotice): Promise<DeliveryResult> {
+    return deliverPushNotice(this.env, this.ctx.storage.sql, this.name, notice);
+  }
+
+  #hasPushers(): boolean {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM pushers").one().n > 0;
   }
 
   // ---- user-interactive auth ------------------------------------------------------------

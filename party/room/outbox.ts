@@ -8,6 +8,7 @@ import { APPSERVICE_OUTBOX, deliverToAppservices, type DueRow } from "../appserv
 import { deliverDirectory, DIRECTORY_OUTBOX } from "../directory/room-side.ts";
 import type { Env } from "../env.ts";
 import { userActor } from "../stubs.ts";
+import { PUSH_OUTBOX, PushMembers } from "./push.ts";
 import type { RoomStore } from "./store.ts";
 
 const MAX_BACKOFF_MS = 10 * 60 * 1000;
@@ -43,6 +44,12 @@ async function deliverOnce(ctx: DurableObjectState, env: Env, store: RoomStore):
         case "membership":
           await userActor(env, item.target).noteRoomMembership(item.payload as never);
           break;
+        case PUSH_OUTBOX: {
+          // Pusher delivery (party/push/deliver.ts); a user with no pusher left is forgotten.
+          const r = await userActor(env, item.target).pushNotify(item.payload as never);
+          if (r.noPushers) new PushMembers(ctx.storage.sql).set(item.target, false);
+          break;
+        }
         default:
           throw new Error(`unknown outbox kind ${item.kind}`);
       }
