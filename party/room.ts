@@ -49,7 +49,7 @@ import { roomActor } from "./stubs.ts";
 import { RoomSyncSource } from "./sync/room-source.ts";
 import type { RoomSyncRequest } from "../lib/sync/response.ts";
 import type { PublishedPosition } from "../lib/sync/position.ts";
-import { enqueuePushNotices, pushCountScanLimit, PushMembers, RoomCounts } from "./room/push.ts";
+import { enqueuePushNotices, pushCountScanLimit, PushMembers, RoomCounts, type RoomNotification } from "./room/push.ts";
 import type { Ruleset } from "../lib/push/types.ts";
 import type { CountResult } from "../lib/push/counts.ts";
 import schema from "../schema/room.sql";
@@ -404,6 +404,15 @@ export class Room extends Server<Env> {
       this.#counts ??= new RoomCounts(this.#syncRoomView(), () => this.#room().rules);
       const req = { userId: p.userId, ruleset, rulesetKey: p.pushRules, perThread: p.perThread, scanLimit: pushCountScanLimit(this.env) };
       return this.#counts.counts(req) ?? null;
+    });
+  }
+
+  /** GET /notifications: this room's notifying events for `userId` (party/room/push.ts). */
+  async notifications(p: { userId: string; pushRules: string; before: number; limit: number; onlyHighlight: boolean }): Promise<RoomNotification[]> {
+    return rpcErrors(() => {
+      const ruleset = (JSON.parse(p.pushRules) as { global: Ruleset }).global;
+      this.#counts ??= new RoomCounts(this.#syncRoomView(), () => this.#room().rules);
+      return this.#counts.notifications({ ...p, ruleset, rulesetKey: p.pushRules, perThread: false, scanLimit: pushCountScanLimit(this.env) });
     });
   }
 

@@ -21,6 +21,7 @@ import * as directory from "./directory.ts";
 import * as profile from "./profile.ts";
 import * as pushRules from "./push-rules.ts";
 import * as pushers from "./pushers.ts";
+import * as notifications from "./notifications.ts";
 import * as rooms from "./rooms.ts";
 import * as tags from "./tags.ts";
 import * as threepid from "./threepid.ts";
@@ -106,6 +107,7 @@ export const router = new Router()
   .put("/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions", pushRules.putActions)
   .get("/_matrix/client/v3/pushers", pushers.getPushers)
   .post("/_matrix/client/v3/pushers/set", pushers.setPusher)
+  .get("/_matrix/client/v3/notifications", notifications.getNotifications)
   // Rooms: creation, membership, events, state (party/edge/rooms.ts)
   .post("/_matrix/client/v3/createRoom", rooms.createRoom)
   .post("/_matrix/client/v3/join/{roomIdOrAlias}", rooms.join)

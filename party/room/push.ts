@@ -8,7 +8,9 @@
 import { clientEventFromPdu } from "../../lib/event-format.ts";
 import type { JsonObject } from "../../lib/json.ts";
 import { stateKey, type Pdu } from "../../lib/pdu.ts";
-import { countUnread, readPositions, type CountResult, type CountedEvent } from "../../lib/push/counts.ts";
+import { countUnread, isUnread, readPositions, type CountResult, type CountedEvent } from "../../lib/push/counts.ts";
+import { evaluatePushRules } from "../../lib/push/evaluate.ts";
+import type { PushAction } from "../../lib/push/types.ts";
 import type { Ruleset } from "../../lib/push/types.ts";
 import { threadOf } from "../../lib/relations.ts";
 import type { RoomVersionRules } from "../../lib/room-versions.ts";
@@ -33,6 +35,15 @@ export interface CountRequest {
   rulesetKey: string;
   perThread: boolean;
   scanLimit: number;
+}
+
+/** One entry of GET /notifications (the spec's Notification, `profile_tag` never set). */
+export interface RoomNotification {
+  actions: PushAction[];
+  event: JsonObject;
+  read: boolean;
+  room_id: string;
+  ts: number;
 }
 
 export class RoomCounts {
@@ -72,6 +83,32 @@ export class RoomCounts {
     return result;
   }
 
+  /**
+   * GET /notifications, this room's part: the newest events (origin_server_ts < `before`)
+   * since U joined that U's rules mark notify, at most `limit`, scanning at most
+   * `scanLimit` events. `read`: at or before U's receipts.
+   */
+  notifications(req: CountRequest & { before: number; limit: number; onlyHighlight: boolean }): RoomNotification[] {
+    const joinedAt = this.#joinStream(req.userId);
+    if (joinedAt === undefined) return [];
+    const rows = this.room.sql
+      .exec<{ receipt_type: string; thread_id: string; event_stream: number }>(
+        "SELECT receipt_type, thread_id, event_stream FROM receipts WHERE user_id = ? AND receipt_type IN ('m.read', 'm.read.private')",
+        req.userId,
+      )
+      .toArray();
+    const read = readPositions(rows.map((r) => ({ receiptType: r.receipt_type, threadId: r.thread_id, eventStream: r.event_stream })));
+    const ctx = this.#context(req.userId);
+    const out: RoomNotification[] = [];
+    for (const e of this.#candidates(joinedAt, req.userId, req.scanLimit, req.before)) {
+      const outcome = evaluatePushRules(e.event, { ...ctx, senderPowerLevel: e.senderPowerLevel }, req.ruleset);
+      if (!outcome.notify || (req.onlyHighlight && !outcome.highlight)) continue;
+      out.push({ event: e.event, actions: outcome.actions, read: !isUnread(e.stream, e.threadId, read), ts: Number(e.event.origin_server_ts), room_id: this.room.roomId });
+      if (out.length >= req.limit) break;
+    }
+    return out;
+  }
+
   #joinStream(userId: string): number | undefined {
     const id = this.room.head.state.get(stateKey("m.room.member", userId));
     const ev = id === undefined ? undefined : this.room.store.event(id);
@@ -80,14 +117,15 @@ export class RoomCounts {
   }
 
   /** Newest first, at most `limit`, after `floor`; state events and the user's own skipped by the evaluator. */
-  #candidates(floor: number, userId: string, limit: number): CountedEvent[] {
+  #candidates(floor: number, userId: string, limit: number, beforeTs = Number.MAX_SAFE_INTEGER): CountedEvent[] {
     const { room } = this;
     const rows = room.sql
       .exec<{ stream: number; event_id: string; sender: string; rel_type: string | null; relates_to: string | null }>(
         `SELECT stream, event_id, sender, rel_type, relates_to FROM events
-         WHERE rejection IS NULL AND redacted_by IS NULL AND stream > ? AND sender != ? ORDER BY stream DESC LIMIT ?`,
+         WHERE rejection IS NULL AND redacted_by IS NULL AND stream > ? AND sender != ? AND origin_server_ts < ? ORDER BY stream DESC LIMIT ?`,
         floor,
         userId,
+        beforeTs,
         limit,
       )
       .toArray();

@@ -93,3 +93,38 @@ describe("[push: counts] unread_notifications in /sync", () => {
     expect(await counts(bob, roomId)).toEqual({ notification_count: 2, highlight_count: 0 });
   });
 });
+
+describe("[push: notifications] GET /notifications", () => {
+  it("[push: notifications] lists notifying events newest first across rooms, with read flags, only=highlight and pagination", async () => {
+    const { alice, bob, roomId } = await threeMembers();
+    const other = await createRoom(alice, { preset: "public_chat" });
+    await bob.ok("POST", `${V3}/join/${enc(other)}`, {});
+    const first = (await sendMessage(alice, roomId, "first")).body.event_id as string;
+    await new Promise((r) => setTimeout(r, 5));
+    const hl = await mention(alice, other, bob);
+    await new Promise((r) => setTimeout(r, 5));
+    const last = (await sendMessage(alice, roomId, "last")).body.event_id as string;
+    await bob.ok("POST", roomPath(roomId, `receipt/m.read/${enc(first)}`), {});
+
+    const all = (await bob.ok("GET", `${V3}/notifications`)) as { notifications: any[]; next_token?: string };
+    expect(all.notifications.map((n) => n.event.event_id)).toEqual([last, hl, first]);
+    expect(all.notifications.map((n) => n.read)).toEqual([false, false, true]);
+    expect(all.notifications[1].room_id).toBe(other);
+    expect(all.notifications[1].actions).toContainEqual({ set_tweak: "highlight" });
+    expect(typeof all.notifications[0].ts).toBe("number");
+    expect(all.next_token).toBeUndefined();
+
+    const highlights = (await bob.ok("GET", `${V3}/notifications?only=highlight`)) as { notifications: any[] };
+    expect(highlights.notifications.map((n) => n.event.event_id)).toEqual([hl]);
+
+    const p1 = (await bob.ok("GET", `${V3}/notifications?limit=2`)) as { notifications: any[]; next_token?: string };
+    expect(p1.notifications.map((n) => n.event.event_id)).toEqual([last, hl]);
+    expect(p1.next_token).toBeDefined();
+    const p2 = (await bob.ok("GET", `${V3}/notifications?limit=2&from=${p1.next_token}`)) as { notifications: any[]; next_token?: string };
+    expect(p2.notifications.map((n) => n.event.event_id)).toEqual([first]);
+
+    // The sender's own messages are not notifications for them.
+    expect(((await alice.ok("GET", `${V3}/notifications`)) as { notifications: any[] }).notifications).toEqual([]);
+    expect((await bob.call("GET", `${V3}/notifications?from=nope`)).body.errcode).toBe("M_INVALID_PARAM");
+  });
+});
