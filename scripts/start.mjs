@@ -47,6 +47,7 @@ const PASSED_THROUGH = [
   "RATE_LOGIN_PER_SECOND",
   "RATE_REGISTER_BURST",
   "RATE_REGISTER_PER_SECOND",
+  "PUSH_ALLOW_INSECURE_GATEWAYS",
 ];
 for (const name of PASSED_THROUGH) {
   if (process.env[name] !== undefined && process.env[name] !== "") vars[name] = process.env[name];
