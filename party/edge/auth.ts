@@ -44,12 +44,14 @@ export function extractAccessToken(req: Pick<EdgeRequest, "request" | "url">): s
 export async function authenticate(req: EdgeRequest): Promise<Requester> {
   const token = extractAccessToken(req);
   if (token === null) throw new MatrixError("M_MISSING_TOKEN", 401, "Missing access token");
-  const reg = await appserviceForToken(loadAppservices(req.env), token);
+  // One hash per request serves both look-ups (it is on every authenticated request's path).
+  const tokenHash = await hashToken(token);
+  const reg = await appserviceForToken(loadAppservices(req.env), token, tokenHash);
   if (reg) return appserviceRequester(req, reg, token);
   const parsed = parseToken(token);
   if (!parsed || parsed.kind !== "access") throw unknownToken();
   const userId = `@${parsed.localpart}:${req.config.serverName}`;
-  const session = await userActor(req.env, userId).authenticate(await hashToken(token), req.clientIp);
+  const session = await userActor(req.env, userId).authenticate(tokenHash, req.clientIp);
   return { userId: session.userId, deviceId: session.deviceId, admin: session.admin, accessToken: token };
 }
 
@@ -64,14 +66,18 @@ export function unknownToken(softLogout = false): MatrixError {
 const tokenIndexes = new WeakMap<AppserviceRegistry, Promise<Map<string, Registration>>>();
 
 /** The registration whose as_token this is: looked up by SHA-256, then compared in constant time. */
-export async function appserviceForToken(registry: AppserviceRegistry, token: string): Promise<Registration | undefined> {
+export async function appserviceForToken(
+  registry: AppserviceRegistry,
+  token: string,
+  tokenHash?: string,
+): Promise<Registration | undefined> {
   if (registry.all.length === 0) return undefined;
   let index = tokenIndexes.get(registry);
   if (!index) {
     index = (async () => new Map(await Promise.all(registry.all.map(async (r) => [await hashToken(r.asToken), r] as const))))();
     tokenIndexes.set(registry, index);
   }
-  const reg = (await index).get(await hashToken(token));
+  const reg = (await index).get(tokenHash ?? (await hashToken(token)));
   return reg && constantTimeEqual(reg.asToken, token) ? reg : undefined;
 }
 
