@@ -2,57 +2,17 @@
 // response the SDK receives checked against the spec's OpenAPI.
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
-import { createClient, type MatrixClient, MatrixError } from "matrix-js-sdk";
-import type { Logger } from "matrix-js-sdk/lib/logger.js";
-import { specJson, validateResponse, findTemplate } from "./openapi.ts";
+import { describe, expect, inject, it } from "vitest";
+import { MatrixError } from "matrix-js-sdk";
+import { specJson } from "./openapi.ts";
+import { errcodeOf, PASSWORD, sdkHarness } from "./sdk.ts";
 
 const baseUrl = inject("baseUrl");
 const serverName = inject("serverName");
 const sharedSecret = inject("sharedSecret");
-const PASSWORD = "a sufficiently long password";
 
-/** Every response the SDK sees, validated; problems are collected and asserted per test. */
-let problems: string[] = [];
-let validated = 0;
-const validatingFetch: typeof fetch = async (input, init) => {
-  const res = await fetch(input, init);
-  const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-  const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
-  try {
-    const text = await res.clone().text();
-    validateResponse(method, findTemplate(method, url.pathname), res.status, text ? JSON.parse(text) : null);
-    validated++;
-  } catch (e) {
-    problems.push(`${method} ${url.pathname}: ${(e as Error).message}`);
-  }
-  return res;
-};
-
-beforeEach(() => {
-  problems = [];
-  validated = 0;
-});
-afterEach(() => {
-  expect(problems).toEqual([]);
-  expect(validated).toBeGreaterThan(0);
-});
-
-/** The SDK logs every request; keep test output to real errors (a 401 we provoke is not one). */
-const quiet: Logger = {
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error: (...msg: unknown[]) => {
-    if (!String(msg[0]).startsWith("Unable to refresh token")) console.error(...msg);
-  },
-  getChild: () => quiet,
-};
-
-function client(opts: { accessToken?: string; userId?: string; deviceId?: string; refreshToken?: string } = {}): MatrixClient {
-  return createClient({ baseUrl, fetchFn: validatingFetch, logger: quiet, ...opts });
-}
+/** Every response the SDK sees, validated; problems are asserted per test. A 401 we provoke is not an error to log. */
+const { client, countValidated } = sdkHarness({ ignoredErrors: ["Unable to refresh token"] });
 
 /** The 401 body of a UIA challenge the SDK surfaced as an error. */
 async function uiaSession(p: Promise<unknown>): Promise<string> {
@@ -63,16 +23,6 @@ async function uiaSession(p: Promise<unknown>): Promise<string> {
     throw e;
   }
   throw new Error("expected a UIA challenge");
-}
-
-async function errcodeOf(p: Promise<unknown>): Promise<[number | undefined, string | undefined]> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof MatrixError) return [e.httpStatus, e.errcode];
-    throw e;
-  }
-  throw new Error("expected the request to fail");
 }
 
 let n = 0;
@@ -166,7 +116,7 @@ describe("[e2e: accounts] matrix-js-sdk against the real server", () => {
       headers: { Authorization: `Bearer ${r.access_token}` },
     });
     expect(await specJson(res, "GET", "/_matrix/client/v3/user/x/rooms/y/account_data/m.tag")).toEqual({ tags: { "m.favourite": { order: 0.5 } } });
-    validated++;
+    countValidated();
     expect(await errcodeOf(r.client.setAccountDataRaw("m.push_rules" as never, {} as never))).toEqual([405, "M_BAD_JSON"]);
   });
 

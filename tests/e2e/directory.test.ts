@@ -2,79 +2,12 @@
 // server (npm start, local D1) driven by matrix-js-sdk 37.5.0, every response the SDK
 // receives validated against the spec's OpenAPI.
 // https://spec.matrix.org/v1.19/client-server-api/#room-aliases, #listing-rooms, #user-directory
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
-import { createClient, type MatrixClient, MatrixError, Preset, Visibility } from "matrix-js-sdk";
-import type { Logger } from "matrix-js-sdk/lib/logger.js";
-import { findTemplate, validateResponse } from "./openapi.ts";
+import { describe, expect, inject, it } from "vitest";
+import { Preset, Visibility } from "matrix-js-sdk";
+import { errcodeOf, sdkHarness } from "./sdk.ts";
 
-const baseUrl = inject("baseUrl");
 const serverName = inject("serverName");
-const PASSWORD = "a sufficiently long password";
-
-let problems: string[] = [];
-let validated = 0;
-const validatingFetch: typeof fetch = async (input, init) => {
-  const res = await fetch(input, init);
-  const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-  const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
-  try {
-    const text = await res.clone().text();
-    validateResponse(method, findTemplate(method, url.pathname), res.status, text ? JSON.parse(text) : null);
-    validated++;
-  } catch (e) {
-    problems.push(`${method} ${url.pathname}: ${(e as Error).message}`);
-  }
-  return res;
-};
-
-beforeEach(() => {
-  problems = [];
-  validated = 0;
-});
-afterEach(() => {
-  expect(problems).toEqual([]);
-  expect(validated).toBeGreaterThan(0);
-});
-
-const quiet: Logger = {
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error: (...m: unknown[]) => console.error(...m),
-  getChild: () => quiet,
-};
-
-function client(opts: { accessToken?: string; userId?: string; deviceId?: string } = {}): MatrixClient {
-  return createClient({ baseUrl, fetchFn: validatingFetch, logger: quiet, ...opts });
-}
-
-let n = 0;
-async function register(tag: string, displayName?: string): Promise<{ userId: string; client: MatrixClient }> {
-  const anon = client();
-  const username = `${tag}${Date.now().toString(36)}${++n}`;
-  let session: string | undefined;
-  try {
-    await anon.registerRequest({ username, password: PASSWORD });
-  } catch (e) {
-    if (e instanceof MatrixError && e.httpStatus === 401) session = e.data.session as string;
-    else throw e;
-  }
-  const res = await anon.registerRequest({ username, password: PASSWORD, auth: { type: "m.login.dummy", session } });
-  const c = client({ accessToken: res.access_token!, userId: res.user_id, deviceId: res.device_id });
-  if (displayName !== undefined) await c.setDisplayName(displayName);
-  return { userId: res.user_id, client: c };
-}
-
-async function errcodeOf(p: Promise<unknown>): Promise<[number | undefined, string | undefined]> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof MatrixError) return [e.httpStatus, e.errcode];
-    throw e;
-  }
-  throw new Error("expected the request to fail");
-}
+const { register } = sdkHarness();
 
 /** Polls until `check` holds (the directories follow their rooms after commit, with a small lag). */
 async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {

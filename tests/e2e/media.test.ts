@@ -4,15 +4,15 @@
 // through by npm start); tests/workers/media.test.ts covers it turned on.
 import { PhotonImage } from "@cf-wasm/photon/node";
 import { createClient, type MatrixClient } from "matrix-js-sdk";
-import type { Logger } from "matrix-js-sdk/lib/logger.js";
 import { describe, expect, inject, it } from "vitest";
 import { imageInfo } from "../../lib/media/image-info.ts";
 import { specJson } from "./openapi.ts";
+import { quietLogger } from "./sdk.ts";
 
 const baseUrl = inject("baseUrl");
 const serverName = inject("serverName");
 
-const quiet: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error: (...m: unknown[]) => console.error(...m), getChild: () => quiet };
+const quiet = quietLogger();
 
 let n = 0;
 async function register(): Promise<{ token: string; client: MatrixClient }> {

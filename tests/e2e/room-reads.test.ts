@@ -2,94 +2,21 @@
 // scrollback of 100 messages, history visibility, edits and threads through the relations
 // API, /threads, /context, /members, /timestamp_to_event, typing, receipts and read
 // markers — with every response the SDK receives validated against the spec's OpenAPI.
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  ClientEvent,
   ClientPrefix,
-  createClient,
   Direction,
   type MatrixClient,
-  MatrixError,
   Method,
   MsgType,
   Preset,
   ReceiptType,
   RoomMemberEvent,
-  SyncState,
   type IEvent,
 } from "matrix-js-sdk";
-import type { Logger } from "matrix-js-sdk/lib/logger.js";
-import { findTemplate, validateResponse } from "./openapi.ts";
+import { errcodeOf, sdkHarness, start } from "./sdk.ts";
 
-const baseUrl = inject("baseUrl");
-const PASSWORD = "a sufficiently long password";
-
-let problems: string[] = [];
-let validated = 0;
-const validatingFetch: typeof fetch = async (input, init) => {
-  const res = await fetch(input, init);
-  const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-  const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
-  try {
-    const text = await res.clone().text();
-    validateResponse(method, findTemplate(method, url.pathname), res.status, text ? JSON.parse(text) : null);
-    validated++;
-  } catch (e) {
-    problems.push(`${method} ${url.pathname}: ${(e as Error).message}`);
-  }
-  return res;
-};
-
-const clients: MatrixClient[] = [];
-beforeEach(() => {
-  problems = [];
-  validated = 0;
-});
-afterEach(() => {
-  for (const c of clients.splice(0)) c.stopClient();
-  expect(problems).toEqual([]);
-  expect(validated).toBeGreaterThan(0);
-});
-
-const quiet: Logger = {
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error: (...m: unknown[]) => console.error(...m),
-  getChild: () => quiet,
-};
-
-let n = 0;
-async function register(tag: string): Promise<{ userId: string; client: MatrixClient }> {
-  const anon = createClient({ baseUrl, fetchFn: validatingFetch, logger: quiet });
-  const username = `${tag}${Date.now().toString(36)}${++n}`;
-  let session: string | undefined;
-  try {
-    await anon.registerRequest({ username, password: PASSWORD });
-  } catch (e) {
-    if (e instanceof MatrixError && e.httpStatus === 401) session = e.data.session as string;
-    else throw e;
-  }
-  const res = await anon.registerRequest({ username, password: PASSWORD, auth: { type: "m.login.dummy", session } });
-  const client = createClient({ baseUrl, fetchFn: validatingFetch, logger: quiet, accessToken: res.access_token!, userId: res.user_id, deviceId: res.device_id });
-  clients.push(client);
-  return { userId: res.user_id, client };
-}
-
-async function start(c: MatrixClient, opts: Parameters<MatrixClient["startClient"]>[0] = {}): Promise<void> {
-  const ready = new Promise<void>((resolve, reject) => {
-    const onSync = (state: SyncState) => {
-      if (state === SyncState.Prepared || state === SyncState.Syncing) {
-        c.off(ClientEvent.Sync, onSync);
-        resolve();
-      } else if (state === SyncState.Error) reject(new Error("sync error"));
-    };
-    c.on(ClientEvent.Sync, onSync);
-  });
-  await c.startClient({ initialSyncLimit: 10, ...opts });
-  await ready;
-}
+const { client, register } = sdkHarness({ stopClients: true });
 
 async function until<T>(probe: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -99,16 +26,6 @@ async function until<T>(probe: () => T | undefined | Promise<T | undefined>, ms 
     if (Date.now() > deadline) throw new Error("timed out waiting");
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-async function errcodeOf(p: Promise<unknown>): Promise<[number | undefined, string | undefined]> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof MatrixError) return [e.httpStatus, e.errcode];
-    throw e;
-  }
-  throw new Error("expected the request to fail");
 }
 
 const text = (body: string) => ({ msgtype: MsgType.Text, body }) as const;
@@ -171,7 +88,7 @@ describe("[e2e: room reads] matrix-js-sdk against Parley", () => {
     expect(forAlice.chunk.filter((e) => e.type === "m.room.message").map(bodyOf)).toEqual(["after bob", "before bob"]);
     // The spec documents 403 here without a body schema, so this one request is not validated.
     const eve = await register("eve");
-    const stranger = createClient({ baseUrl, logger: quiet, accessToken: eve.client.getAccessToken()!, userId: eve.userId });
+    const stranger = client({ validating: false, accessToken: eve.client.getAccessToken()!, userId: eve.userId });
     expect(await errcodeOf(stranger.createMessagesRequest(roomId, null, 10, Direction.Backward))).toEqual([403, "M_FORBIDDEN"]);
   });
 

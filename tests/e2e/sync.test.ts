@@ -1,85 +1,19 @@
 // /sync end to end: the real server (npm start) driven by matrix-js-sdk 37.5.0's own sync
 // loop (startClient) — rooms, timelines, invites and live messages arrive through /sync,
 // and every response the SDK receives (sync included) is validated against the OpenAPI.
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  ClientEvent,
-  createClient,
   type MatrixClient,
   type MatrixEvent,
-  MatrixError,
   MsgType,
   Preset,
   RoomEvent,
   RoomMemberEvent,
-  SyncState,
 } from "matrix-js-sdk";
-import type { Logger } from "matrix-js-sdk/lib/logger.js";
-import { findTemplate, validateResponse } from "./openapi.ts";
+import { sdkHarness, start } from "./sdk.ts";
 
-const baseUrl = inject("baseUrl");
-const PASSWORD = "a sufficiently long password";
-
-let problems: string[] = [];
-let validatedSyncs = 0;
-const validatingFetch: typeof fetch = async (input, init) => {
-  const res = await fetch(input, init);
-  const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-  const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
-  try {
-    const text = await res.clone().text();
-    validateResponse(method, findTemplate(method, url.pathname), res.status, text ? JSON.parse(text) : null);
-    if (url.pathname.endsWith("/sync")) validatedSyncs++;
-  } catch (e) {
-    problems.push(`${method} ${url.pathname}: ${(e as Error).message}`);
-  }
-  return res;
-};
-
-const clients: MatrixClient[] = [];
-beforeEach(() => {
-  problems = [];
-  validatedSyncs = 0;
-});
-afterEach(() => {
-  for (const c of clients.splice(0)) c.stopClient();
-  expect(problems).toEqual([]);
-  expect(validatedSyncs).toBeGreaterThan(0);
-});
-
-const quiet: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error: (...m: unknown[]) => console.error(...m), getChild: () => quiet };
-
-let n = 0;
-async function register(tag: string): Promise<{ userId: string; client: MatrixClient }> {
-  const anon = createClient({ baseUrl, fetchFn: validatingFetch, logger: quiet });
-  const username = `${tag}${Date.now().toString(36)}${++n}`;
-  let session: string | undefined;
-  try {
-    await anon.registerRequest({ username, password: PASSWORD });
-  } catch (e) {
-    if (e instanceof MatrixError && e.httpStatus === 401) session = e.data.session as string;
-    else throw e;
-  }
-  const res = await anon.registerRequest({ username, password: PASSWORD, auth: { type: "m.login.dummy", session } });
-  const client = createClient({ baseUrl, fetchFn: validatingFetch, logger: quiet, accessToken: res.access_token!, userId: res.user_id, deviceId: res.device_id });
-  clients.push(client);
-  return { userId: res.user_id, client };
-}
-
-/** startClient and wait for the first sync to be processed. */
-async function start(c: MatrixClient, opts: Parameters<MatrixClient["startClient"]>[0] = {}): Promise<void> {
-  const ready = new Promise<void>((resolve, reject) => {
-    const onSync = (state: SyncState) => {
-      if (state === SyncState.Prepared || state === SyncState.Syncing) {
-        c.off(ClientEvent.Sync, onSync);
-        resolve();
-      } else if (state === SyncState.Error) reject(new Error("sync error"));
-    };
-    c.on(ClientEvent.Sync, onSync);
-  });
-  await c.startClient({ initialSyncLimit: 10, ...opts });
-  await ready;
-}
+/** Only /sync responses count towards the check: the test is about the sync loop. */
+const { register } = sdkHarness({ counts: (_method, pathname) => pathname.endsWith("/sync"), stopClients: true });
 
 /** Resolves with the first value `probe` returns that is not undefined, checked on every event of `c`. */
 function until<T>(c: MatrixClient, probe: () => T | undefined, ms = 10_000): Promise<T> {
