@@ -2,8 +2,8 @@
  * Pushers: stored per user in the User actor.
  * https://spec.matrix.org/v1.19/client-server-api/#client-behaviour-14
  *
- * Storage only, for now: nothing is sent to push gateways yet (that needs rooms
- * and notification counts), and `append: false` cannot remove other users'
+ * Delivery to push gateways is party/push/deliver.ts (rooms enqueue notices for
+ * members who have pushers). `append: false` cannot yet remove other users'
  * pushers with the same app_id and pushkey (that needs a cross-user index).
  * See docs/design/push.md.
  */
