@@ -14,6 +14,14 @@ import { json } from "./http.ts";
 import type { EdgeRequest } from "./router.ts";
 import type { RoomNotification } from "../room/push.ts";
 
+/**
+ * The Room RPC this handler calls, typed by hand: workers-types cannot map the recursive
+ * JsonObject inside RoomNotification through its stub types ("excessively deep").
+ */
+interface NotificationsRpc {
+  notifications(p: { userId: string; pushRules: string; before: number; limit: number; onlyHighlight: boolean }): Promise<RoomNotification[]>;
+}
+
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 100;
 const ROOM_CONCURRENCY = 16;
@@ -37,7 +45,7 @@ export async function getNotifications(r: EdgeRequest): Promise<Response> {
     while (next < rooms.length) {
       const roomId = rooms[next++]!;
       try {
-        all.push(...(await roomActor(r.env, roomId).notifications({ userId: me.userId, pushRules, before, limit: n, onlyHighlight })));
+        all.push(...(await (roomActor(r.env, roomId) as unknown as NotificationsRpc).notifications({ userId: me.userId, pushRules, before, limit: n, onlyHighlight })));
       } catch (e) {
         console.error(`notifications: room ${roomId} unavailable`, e);
       }

@@ -31,12 +31,13 @@ export interface PushNotice {
   roomName?: string;
 }
 
-interface StoredPusher {
+// A type alias (not an interface) so it satisfies SqlStorage's row constraint.
+type StoredPusher = {
   app_id: string;
   pushkey: string;
   pusher: string;
   created_ts: number;
-}
+};
 
 export interface DeliveryResult {
   /** Whether the rules said notify. */

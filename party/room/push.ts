@@ -38,13 +38,14 @@ export interface CountRequest {
 }
 
 /** One entry of GET /notifications (the spec's Notification, `profile_tag` never set). */
-export interface RoomNotification {
+// A type alias (not an interface) so it is a JsonObject for the response body.
+export type RoomNotification = {
   actions: PushAction[];
   event: JsonObject;
   read: boolean;
   room_id: string;
   ts: number;
-}
+};
 
 export class RoomCounts {
   readonly #memo = new Map<string, { key: string; result: CountResult }>();
