@@ -5,7 +5,8 @@
  * Room actor, which writes every initial event in one transaction or none.
  */
 import { MatrixError } from "../../lib/errors.ts";
-import { buildEvent } from "../../lib/event-build.ts";
+import { buildEvent, type BuiltEvent } from "../../lib/event-build.ts";
+import type { JsonObject } from "../../lib/json.ts";
 import { encodeBase64Url } from "../../lib/base64.ts";
 import { canonicalAliasFor, planRoomCreation, type CreateRoomRequest, type MemberProfile } from "../../lib/room-create.ts";
 import { creatableRoomVersions, DEFAULT_ROOM_VERSION, type RoomVersionRules } from "../../lib/room-versions.ts";
@@ -28,20 +29,20 @@ function randomRoomId(serverName: string): string {
   return `!${encodeBase64Url(crypto.getRandomValues(new Uint8Array(14))).slice(0, 18)}:${serverName}`;
 }
 
-export async function createRoom(env: Env, creator: string, profile: MemberProfile, req: CreateRoomRequest): Promise<MembershipResult> {
+/**
+ * The signed m.room.create event of a new room (creation and upgrades). Its room ID is
+ * random before v12 and, from v12, the create event's own reference hash.
+ */
+export async function buildCreateEvent(env: Env, sender: string, content: JsonObject, rules: RoomVersionRules): Promise<BuiltEvent> {
   const { serverName } = loadConfig(env);
-  const rules = creatableRules(req.roomVersion);
-  const alias = req.roomAliasName === undefined ? undefined : canonicalAliasFor(req.roomAliasName, serverName);
-  const plan = planRoomCreation(req, creator, profile, rules, alias);
-
-  const built = await buildEvent(
+  return buildEvent(
     {
       rules,
       roomId: rules.eventFormat.roomIdIsCreateEventHash ? undefined : randomRoomId(serverName),
-      sender: creator,
+      sender,
       type: "m.room.create",
       stateKey: "",
-      content: plan.createContent,
+      content,
       prevEvents: [],
       authEvents: [],
       depth: 1,
@@ -51,6 +52,15 @@ export async function createRoom(env: Env, creator: string, profile: MemberProfi
     await serverSigningKey(env),
     serverName,
   );
+}
+
+export async function createRoom(env: Env, creator: string, profile: MemberProfile, req: CreateRoomRequest): Promise<MembershipResult> {
+  const { serverName } = loadConfig(env);
+  const rules = creatableRules(req.roomVersion);
+  const alias = req.roomAliasName === undefined ? undefined : canonicalAliasFor(req.roomAliasName, serverName);
+  const plan = planRoomCreation(req, creator, profile, rules, alias);
+
+  const built = await buildCreateEvent(env, creator, plan.createContent, rules);
   const roomId = built.roomId;
 
   // The alias is reserved before the room exists, so a taken alias costs no room.

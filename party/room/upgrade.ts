@@ -11,20 +11,17 @@
  * stays in the old room; local members are not joined (clients follow the tombstone).
  */
 import { roomCreators } from "../../lib/auth/index.ts";
-import { encodeBase64Url } from "../../lib/base64.ts";
 import { forbidden, MatrixError } from "../../lib/errors.ts";
-import { buildEvent } from "../../lib/event-build.ts";
 import { splitStateKey } from "../../lib/pdu.ts";
 import type { MemberProfile, StateTemplate } from "../../lib/room-create.ts";
 import { planRoomUpgrade, restrictedPowerLevels, tombstoneContent, TRANSFERABLE_STATE, type OldRoom, type UpgradeRequest } from "../../lib/room-upgrade.ts";
 import type { RoomVersionRules } from "../../lib/room-versions.ts";
-import { loadConfig, type Env } from "../env.ts";
+import type { Env } from "../env.ts";
 import type { MembershipResult } from "../room.ts";
 import { roomActor } from "../stubs.ts";
-import { creatableRules } from "./create.ts";
+import { buildCreateEvent, creatableRules } from "./create.ts";
 import { stateIntent } from "./events.ts";
 import { powerLevelsIn } from "./membership.ts";
-import { serverSigningKey } from "./signing-key.ts";
 import type { RoomStore } from "./store.ts";
 import type { Intent, RoomHead, StateView } from "./write-path.ts";
 
@@ -87,34 +84,14 @@ export function restrictIntent(sender: string): Intent {
 // ---- the upgrader's side (called by their User actor) -----------------------------------
 
 /** `!<18 random URL-safe characters>:<server>` for room versions before 12 (as room/create.ts). */
-function randomRoomId(serverName: string): string {
-  return `!${encodeBase64Url(crypto.getRandomValues(new Uint8Array(14))).slice(0, 18)}:${serverName}`;
-}
 
 /** The whole upgrade; answers the upgrader's join of the new room. */
 export async function upgradeRoom(env: Env, upgrader: string, profile: MemberProfile, oldRoomId: string, req: UpgradeRequest): Promise<MembershipResult> {
-  const { serverName } = loadConfig(env);
   const rules = creatableRules(req.newVersion);
   const old = roomActor(env, oldRoomId);
   const source = (await old.upgradeSource({ userId: upgrader })) as unknown as OldRoom;
   const plan = planRoomUpgrade(source, req, upgrader, profile, rules);
-  const built = await buildEvent(
-    {
-      rules,
-      roomId: rules.eventFormat.roomIdIsCreateEventHash ? undefined : randomRoomId(serverName),
-      sender: upgrader,
-      type: "m.room.create",
-      stateKey: "",
-      content: plan.createContent,
-      prevEvents: [],
-      authEvents: [],
-      depth: 1,
-      originServerTs: Date.now(),
-      origin: serverName,
-    },
-    await serverSigningKey(env),
-    serverName,
-  );
+  const built = await buildCreateEvent(env, upgrader, plan.createContent, rules);
   const joined = await roomActor(env, built.roomId).create({ createEvent: built.wire, events: plan.events });
   await old.tombstone({ sender: upgrader, replacementRoom: built.roomId });
   return joined;
