@@ -5,72 +5,14 @@
 // Every response the SDK receives is validated against the spec's OpenAPI.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from "vitest";
-import { ClientEvent, createClient, type MatrixClient, MatrixError, Method, NotificationCountType, Preset, SyncState } from "matrix-js-sdk";
-import type { Logger } from "matrix-js-sdk/lib/logger.js";
-import { findTemplate, validateResponse } from "./openapi.ts";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { type MatrixClient, Method, NotificationCountType, Preset } from "matrix-js-sdk";
+import { sdkHarness, start } from "./sdk.ts";
 import { startServer, type RunningServer } from "./setup.ts";
 
-const PASSWORD = "a sufficiently long password";
-let problems: string[] = [];
-let validated = 0;
-const validatingFetch: typeof fetch = async (input, init) => {
-  const res = await fetch(input, init);
-  const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-  const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
-  try {
-    const text = await res.clone().text();
-    validateResponse(method, findTemplate(method, url.pathname), res.status, text ? JSON.parse(text) : null);
-    validated++;
-  } catch (e) {
-    problems.push(`${method} ${url.pathname}: ${(e as Error).message}`);
-  }
-  return res;
-};
-
-const clients: MatrixClient[] = [];
-beforeEach(() => {
-  problems = [];
-  validated = 0;
-});
-afterEach(() => {
-  for (const c of clients.splice(0)) c.stopClient();
-  expect(problems).toEqual([]);
-  expect(validated).toBeGreaterThan(0);
-});
-
-const quiet: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error: (...m: unknown[]) => console.error(...m), getChild: () => quiet };
-
-let n = 0;
-async function register(baseUrl: string, tag: string): Promise<{ userId: string; client: MatrixClient }> {
-  const anon = createClient({ baseUrl, fetchFn: validatingFetch, logger: quiet });
-  const username = `${tag}${Date.now().toString(36)}${++n}`;
-  let session: string | undefined;
-  try {
-    await anon.registerRequest({ username, password: PASSWORD });
-  } catch (e) {
-    if (e instanceof MatrixError && e.httpStatus === 401) session = e.data.session as string;
-    else throw e;
-  }
-  const res = await anon.registerRequest({ username, password: PASSWORD, auth: { type: "m.login.dummy", session } });
-  const client = createClient({ baseUrl, fetchFn: validatingFetch, logger: quiet, accessToken: res.access_token!, userId: res.user_id, deviceId: res.device_id });
-  clients.push(client);
-  return { userId: res.user_id, client };
-}
-
-async function start(c: MatrixClient): Promise<void> {
-  const ready = new Promise<void>((resolve, reject) => {
-    const onSync = (state: SyncState) => {
-      if (state === SyncState.Prepared || state === SyncState.Syncing) {
-        c.off(ClientEvent.Sync, onSync);
-        resolve();
-      } else if (state === SyncState.Error) reject(new Error("sync error"));
-    };
-    c.on(ClientEvent.Sync, onSync);
-  });
-  await c.startClient({ initialSyncLimit: 10 });
-  await ready;
-}
+const { register: registerOn } = sdkHarness({ stopClients: true });
+/** Registers on the suite's server or on a server this file started itself. */
+const register = (baseUrl: string, tag: string) => registerOn(tag, undefined, { baseUrl });
 
 async function until<T>(probe: () => T | undefined | Promise<T | undefined>, ms = 15_000): Promise<T> {
   const deadline = Date.now() + ms;

@@ -59,6 +59,8 @@ export interface ClientOptions {
   refreshToken?: string;
   /** false: a plain fetch, for the rare response the spec documents without a body schema. */
   validating?: boolean;
+  /** Another server than the suite's (a test that starts its own with other settings). */
+  baseUrl?: string;
 }
 
 export interface SdkHarnessOptions {
@@ -75,7 +77,7 @@ export interface SdkHarness {
   /** A client whose every response is validated against the OpenAPI (unless validating: false). */
   client(opts?: ClientOptions): MatrixClient;
   /** Registers `${tag}<unique>` through UIA (m.login.dummy), sets `displayName` if given, and returns a logged-in client. */
-  register(tag: string, displayName?: string): Promise<{ userId: string; client: MatrixClient }>;
+  register(tag: string, displayName?: string, server?: { baseUrl: string }): Promise<{ userId: string; client: MatrixClient }>;
   /** Counts a response a test validated itself (e.g. with specJson) towards the check. */
   countValidated(): void;
 }
@@ -121,8 +123,8 @@ export function sdkHarness(opts: SdkHarnessOptions = {}): SdkHarness {
   }
 
   let n = 0;
-  async function register(tag: string, displayName?: string): Promise<{ userId: string; client: MatrixClient }> {
-    const anon = client();
+  async function register(tag: string, displayName?: string, server?: { baseUrl: string }): Promise<{ userId: string; client: MatrixClient }> {
+    const anon = client(server);
     const username = `${tag}${Date.now().toString(36)}${++n}`;
     let session: string | undefined;
     try {
@@ -132,7 +134,7 @@ export function sdkHarness(opts: SdkHarnessOptions = {}): SdkHarness {
       else throw e;
     }
     const res = await anon.registerRequest({ username, password: PASSWORD, auth: { type: "m.login.dummy", session } });
-    const c = client({ accessToken: res.access_token!, userId: res.user_id, deviceId: res.device_id });
+    const c = client({ ...server, accessToken: res.access_token!, userId: res.user_id, deviceId: res.device_id });
     if (opts.stopClients) clients.push(c);
     if (displayName !== undefined) await c.setDisplayName(displayName);
     return { userId: res.user_id, client: c };
