@@ -71,6 +71,9 @@ interface Loaded {
   writer: WritePath;
 }
 
+/** How long after a commit with outbox rows the backstop alarm fires (see #armOutboxBackstop). */
+const OUTBOX_BACKSTOP_MS = 5_000;
+
 export class Room extends Server<Env> {
   readonly store: RoomStore;
   #loaded: Loaded | undefined;
@@ -107,6 +110,7 @@ export class Room extends Server<Env> {
       this.#loaded = { rules, head, writer: this.#writer(rules, head) };
       this.#appserviceHook()?.committed(events);
       this.#sync().eventsCommitted(events);
+      this.#armOutboxBackstop();
       void this.#deliver();
       const join = events.find((e) => e.pdu.type === "m.room.member" && e.pdu.state_key === creator)!;
       return { room_id: this.name, event_id: join.pdu.event_id, stream: join.stream, membership: "join" };
@@ -332,7 +336,23 @@ export class Room extends Server<Env> {
   // ---- outbox -----------------------------------------------------------------------
 
   override async onAlarm(): Promise<void> {
+    this.#backstopArmed = false;
     if (this.#exists()) await this.#deliver();
+  }
+
+  #backstopArmed = false;
+  /**
+   * Outbox rows are committed with their events and handed over right after, but if the
+   * process stops before that pass ends nothing would bring this room back to finish it
+   * (nobody calls an idle room). So the first commit with outbox rows in this instance's
+   * lifetime, and the first after each alarm, also sets an alarm: the write is issued
+   * before the reply leaves (output gate), so an acknowledged event's effects are always
+   * delivered. A pass that leaves nothing due makes that alarm a no-op.
+   */
+  #armOutboxBackstop(): void {
+    if (this.#backstopArmed) return;
+    this.#backstopArmed = true;
+    void this.ctx.storage.setAlarm(Date.now() + OUTBOX_BACKSTOP_MS);
   }
 
   // ---- internals --------------------------------------------------------------------
@@ -446,7 +466,10 @@ export class Room extends Server<Env> {
       this.#sync().eventsCommitted(events);
       this.#appserviceHook()?.committed(events);
       const pushed = enqueuePushNotices(this.#syncRoomView(head), rules, this.#pushMembers(), events);
-      if (pushed > 0 || events.some((e) => e.outbox.length > 0)) void this.#deliver();
+      if (pushed > 0 || events.some((e) => e.outbox.length > 0)) {
+        this.#armOutboxBackstop();
+        void this.#deliver();
+      }
     });
   }
 
