@@ -113,3 +113,13 @@ CREATE TABLE receipts (
   PRIMARY KEY (user_id, receipt_type, thread_id)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX receipts_pos ON receipts (pos);
+
+-- migration 3: device-list changes of members (party/sync/device-lists.ts, docs/design/e2ee.md)
+-- The latest "this member's device list changed" per user, at the room's device-list
+-- stream position `pos` (1, 2, 3, …: the `d` of the room's sync position). One row per
+-- member whose keys ever changed while joined; /sync asks "since".
+CREATE TABLE device_list_changes (
+  user_id TEXT PRIMARY KEY,
+  pos INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX device_list_changes_pos ON device_list_changes (pos);
