@@ -28,6 +28,11 @@ export interface RoomSyncRequest {
   state: StateFilter;
   /** Whether to compute typing and receipts (the ephemeral filter lets the room through). */
   ephemeral: boolean;
+  /**
+   * `use_state_after`: `state` is then the delta up to the END of the timeline (timeline
+   * state events included), sent as `state_after`. Absent = false.
+   */
+  stateAfter?: boolean;
 }
 
 /** A stripped state event (invite_state / knock_state). */
@@ -54,11 +59,15 @@ export interface RoomSyncResult {
   /** invite_state or knock_state. */
   stripped?: StrippedStateEvent[];
   /**
-   * The joined members, when the client's view of them may have changed (room new to the
-   * client, or member events in this answer): the User actor follows their device lists.
-   * Not part of the response.
+   * Device-list tracking (docs/design/e2ee.md), not part of the response. `members`: all
+   * joined members, when the room is new to the client or the user's own membership
+   * changed since its position; otherwise `memberChanges`: the members whose membership
+   * changed since (joined now or not), whatever the filters show. `deviceListChanged`:
+   * joined members whose device list changed after the client's `since.d`.
    */
   members?: string[];
+  memberChanges?: { joined: string[]; left: string[] };
+  deviceListChanged?: string[];
   /** The syncing user's notification counts (joined rooms; set by the User actor). */
   unreadNotifications?: UnreadCounts;
   /** Per thread root, when the filter asks for threaded counts. */
@@ -68,6 +77,7 @@ export interface RoomSyncResult {
 export interface JoinedRoomEntry {
   summary?: RoomSummary;
   state?: { events: ClientEventWithoutRoomId[] };
+  state_after?: { events: ClientEventWithoutRoomId[] };
   timeline?: { events: ClientEventWithoutRoomId[]; limited: boolean; prev_batch?: string };
   ephemeral?: { events: JsonObject[] };
   account_data?: { events: JsonObject[] };
@@ -77,6 +87,7 @@ export interface JoinedRoomEntry {
 
 export interface LeftRoomEntry {
   state?: { events: ClientEventWithoutRoomId[] };
+  state_after?: { events: ClientEventWithoutRoomId[] };
   timeline?: { events: ClientEventWithoutRoomId[]; limited: boolean; prev_batch?: string };
   account_data?: { events: JsonObject[] };
 }
@@ -107,26 +118,32 @@ export interface SyncParts {
   deviceLists: { changed: string[]; left: string[] };
   oneTimeKeyCounts?: Record<string, number>;
   fallbackKeyTypes?: string[];
+  /** `use_state_after` was asked: room state goes in `state_after`, present even when empty. */
+  stateAfter?: boolean;
 }
 
 /** The room-level JSON of a joined room's answer; undefined when it says nothing. */
-export function joinedEntry(r: RoomSyncResult, accountData: JsonObject[]): JoinedRoomEntry | undefined {
+export function joinedEntry(r: RoomSyncResult, accountData: JsonObject[], stateAfter = false): JoinedRoomEntry | undefined {
   const e: JoinedRoomEntry = {};
   const state = [...(r.state ?? []), ...(r.lazyMembers ?? [])];
   if (r.summary) e.summary = r.summary;
-  if (state.length > 0) e.state = { events: state };
+  if (state.length > 0 && !stateAfter) e.state = { events: state };
   if (r.timeline && (r.timeline.events.length > 0 || r.timeline.limited)) e.timeline = r.timeline;
   if (r.ephemeral && r.ephemeral.length > 0) e.ephemeral = { events: r.ephemeral };
   if (accountData.length > 0) e.account_data = { events: accountData };
   if (r.unreadNotifications) e.unread_notifications = r.unreadNotifications;
   if (r.unreadThreadNotifications) e.unread_thread_notifications = r.unreadThreadNotifications;
-  return Object.keys(e).length > 0 ? e : undefined;
+  if (Object.keys(e).length === 0 && state.length === 0) return undefined;
+  // Spec: with use_state_after, `state_after` is required in every room entry, even empty.
+  if (stateAfter) e.state_after = { events: state };
+  return e;
 }
 
-export function leftEntry(r: RoomSyncResult, accountData: JsonObject[]): LeftRoomEntry {
+export function leftEntry(r: RoomSyncResult, accountData: JsonObject[], stateAfter = false): LeftRoomEntry {
   const e: LeftRoomEntry = { timeline: r.timeline ?? { events: [], limited: false } };
   const state = [...(r.state ?? []), ...(r.lazyMembers ?? [])];
-  if (state.length > 0) e.state = { events: state };
+  if (stateAfter) e.state_after = { events: state };
+  else if (state.length > 0) e.state = { events: state };
   if (accountData.length > 0) e.account_data = { events: accountData };
   return e;
 }
@@ -140,7 +157,7 @@ export function assembleResponse(p: SyncParts): SyncResponse {
   for (const { roomId, result, accountData } of p.rooms) {
     switch (result.membership) {
       case "join": {
-        const e = joinedEntry(result, accountData);
+        const e = joinedEntry(result, accountData, p.stateAfter);
         if (e) join[roomId] = e;
         break;
       }
@@ -151,13 +168,14 @@ export function assembleResponse(p: SyncParts): SyncResponse {
         knock[roomId] = { knock_state: { events: result.stripped ?? [] } };
         break;
       default:
-        leave[roomId] = leftEntry(result, accountData);
+        leave[roomId] = leftEntry(result, accountData, p.stateAfter);
     }
   }
   for (const { roomId, membership, accountData } of p.roomAccountDataOnly) {
-    if (membership === "join") join[roomId] = { ...join[roomId], account_data: { events: accountData } };
+    const empty = p.stateAfter ? { state_after: { events: [] } } : {};
+    if (membership === "join") join[roomId] = { ...empty, ...join[roomId], account_data: { events: accountData } };
     else if (membership === "leave" || membership === "ban") {
-      leave[roomId] = { ...leave[roomId], account_data: { events: accountData } };
+      leave[roomId] = { ...empty, ...leave[roomId], account_data: { events: accountData } };
     }
   }
   const rooms: NonNullable<SyncResponse["rooms"]> = {};

@@ -66,6 +66,8 @@ export interface FastPathInput {
   lazy: ((userId: string) => boolean) | undefined;
   ephemeralWanted: boolean;
   now: number;
+  /** `use_state_after`: a timeline state event must also go in state_after (the room does that). */
+  stateAfter?: boolean;
 }
 
 /**
@@ -82,12 +84,19 @@ export function fastRoomResult(i: FastPathInput): RoomSyncResult | undefined {
   if (delta.limited && events.length < i.timeline.limit) return undefined;
   if (delta.pos.r > view.r && i.ephemeralWanted && delta.receipts === undefined) return undefined;
   if (delta.pos.t > view.t && i.ephemeralWanted && delta.typing === undefined) return undefined;
+  // A member's device list changed: the room lists who (docs/design/e2ee.md).
+  if ((delta.pos.d ?? 0) > (view.d ?? 0)) return undefined;
   const kept: ClientEventWithoutRoomId[] = [];
   for (const e of events) {
     if (e.type === "m.room.member") return undefined;
+    if (i.stateAfter && e.stateKey !== undefined) return undefined;
     if (i.lazy && !i.lazy(e.sender)) return undefined;
     const ev = JSON.parse(e.json) as ClientEventWithoutRoomId;
-    if (!eventMatchesFilter({ ...i.timeline, rooms: undefined, not_rooms: undefined }, { type: ev.type, sender: ev.sender, content: ev.content })) continue;
+    if (!eventMatchesFilter({ ...i.timeline, rooms: undefined, not_rooms: undefined }, { type: ev.type, sender: ev.sender, content: ev.content })) {
+      // A state event the timeline filter hides must reach the client in `state`: only the room computes that.
+      if (e.stateKey !== undefined) return undefined;
+      continue;
+    }
     kept.push(personalise(ev, e, i.userId, i.deviceId, i.now));
   }
   const result: RoomSyncResult = {

@@ -22,6 +22,7 @@ import { serveEvents } from "../room/relations.ts";
 import { scanPage } from "../room/scan.ts";
 import type { StoredEvent } from "../room/store.ts";
 import { ROW_COLUMNS, Viewer, type EventRow, type ReadRoom } from "../room/visibility.ts";
+import { deviceListChangesSince, memberChangesBetween } from "./device-lists.ts";
 
 /** What the feed needs from the room besides its store: ephemeral data and its position. */
 export interface FeedSource {
@@ -72,8 +73,10 @@ export function roomSync(room: ReadRoom, source: FeedSource, req: RoomSyncReques
     prev_batch: streamToken(first ? first.stream - 1 : upTo),
   };
 
-  // State at the start of the timeline, against the state the client had at `since`.
-  const startVersion = first ? first.stateBefore : versionAfter(room, upTo);
+  // State at the start of the timeline (or, with use_state_after, at its end), against
+  // the state the client had at `since`.
+  const stateAfter = req.stateAfter === true;
+  const startVersion = stateAfter ? versionAfter(room, upTo) : first ? first.stateBefore : versionAfter(room, upTo);
   const sinceVersion = since ? versionAfter(room, after) : undefined;
   const needState = !since || req.fullState || sinceVersion !== startVersion;
   let stateIds: string[] = [];
@@ -95,7 +98,9 @@ export function roomSync(room: ReadRoom, source: FeedSource, req: RoomSyncReques
       userId: req.userId,
       timelineSenders: events.map((e) => e.sender),
       heroes,
-      timelineEventIds: new Set(events.map((e) => e.pdu.event_id)),
+      // state_after must hold the timeline's own state changes too: the client updates
+      // its state only from it (spec, rooms.join.state_after).
+      timelineEventIds: stateAfter ? new Set() : new Set(events.map((e) => e.pdu.event_id)),
     });
     stateIds = d.state;
     lazyIds = d.lazyMembers;
@@ -110,7 +115,7 @@ export function roomSync(room: ReadRoom, source: FeedSource, req: RoomSyncReques
     const eph = ephemeral(source, req, position);
     if (eph.length > 0) result.ephemeral = eph;
   }
-  if (joined && (!since || memberChange || state.some((e) => e.pdu.type === "m.room.member"))) result.members = joinedMembers(room);
+  if (joined) Object.assign(result, deviceListFacts(room, since, memberStream, upTo));
   if (!joined) result.position = { ...position, s: upTo };
   return result;
 }
@@ -131,13 +136,13 @@ function ephemeral(source: FeedSource, req: RoomSyncRequest, position: Published
   return out;
 }
 
-function rowsBetween(room: ReadRoom, lo: number, hi: number, n: number): EventRow[] {
+export function rowsBetween(room: ReadRoom, lo: number, hi: number, n: number): EventRow[] {
   return room.sql
     .exec<EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE rejection IS NULL AND stream > ? AND stream <= ? ORDER BY stream DESC LIMIT ?`, lo, hi, n)
     .toArray();
 }
 
-function acceptor(room: ReadRoom, viewer: Viewer, filter: RoomEventFilter) {
+export function acceptor(room: ReadRoom, viewer: Viewer, filter: RoomEventFilter) {
   const needsContent = filterNeedsContent(filter);
   const cheapFilter = { ...filter, contains_url: undefined };
   return (r: EventRow): StoredEvent | undefined => {
@@ -152,7 +157,7 @@ function acceptor(room: ReadRoom, viewer: Viewer, filter: RoomEventFilter) {
 }
 
 /** The state version in force right after stream position `p`. */
-function versionAfter(room: ReadRoom, p: number): number {
+export function versionAfter(room: ReadRoom, p: number): number {
   if (p >= room.head.stream) return room.head.version?.version ?? 0;
   const next = room.sql
     .exec<{ v: number }>("SELECT state_before AS v FROM events WHERE stream > ? AND rejection IS NULL ORDER BY stream LIMIT 1", p)
@@ -160,7 +165,7 @@ function versionAfter(room: ReadRoom, p: number): number {
   return next ? next.v : (room.head.version?.version ?? 0);
 }
 
-function stateAtVersion(room: ReadRoom, version: number): StateMap {
+export function stateAtVersion(room: ReadRoom, version: number): StateMap {
   if (version === (room.head.version?.version ?? 0)) return room.head.state;
   return room.store.stateAt(version);
 }
@@ -177,11 +182,11 @@ function load(room: ReadRoom, ids: string[], filter: RoomEventFilter): StoredEve
   return out;
 }
 
-function withoutRoomId(events: ClientEvent[]): ClientEventWithoutRoomId[] {
+export function withoutRoomId(events: ClientEvent[]): ClientEventWithoutRoomId[] {
   return events.map(({ room_id: _, ...rest }) => rest);
 }
 
-function summaryOf(room: ReadRoom, userId: string): RoomSummary {
+export function summaryOf(room: ReadRoom, userId: string): RoomSummary {
   const counts = room.sql
     .exec<{ membership: string; n: number }>(
       "SELECT membership, COUNT(*) AS n FROM current_state WHERE type = 'm.room.member' AND membership IN ('join', 'invite') GROUP BY membership",
@@ -217,6 +222,24 @@ function summaryOf(room: ReadRoom, userId: string): RoomSummary {
   });
 }
 
+/**
+ * What the reader's DeviceKeys actor needs to keep its list of users sharing a room right
+ * (docs/design/e2ee.md): the whole member list when the room is new to the client or the
+ * reader's own membership changed since; otherwise who joined or left since, and whose
+ * device list changed since. Filters play no part.
+ */
+function deviceListFacts(room: ReadRoom, since: RoomSyncRequest["since"], memberStream: number, upTo: number): Partial<RoomSyncResult> {
+  if (!since || memberStream > since.s) return { members: joinedMembers(room) };
+  const out: Partial<RoomSyncResult> = {};
+  if (upTo > since.s) {
+    const changes = memberChangesBetween(room.sql, since.s, upTo);
+    if (changes.joined.length > 0 || changes.left.length > 0) out.memberChanges = changes;
+  }
+  const changed = deviceListChangesSince(room.sql, since.d ?? 0);
+  if (changed.length > 0) out.deviceListChanged = changed;
+  return out;
+}
+
 function joinedMembers(room: ReadRoom): string[] {
   return room.sql
     .exec<{ state_key: string }>("SELECT state_key FROM current_state WHERE type = 'm.room.member' AND membership = 'join'")
@@ -224,7 +247,7 @@ function joinedMembers(room: ReadRoom): string[] {
     .map((r) => r.state_key);
 }
 
-function strippedState(room: ReadRoom, userId: string): StrippedStateEvent[] {
+export function strippedState(room: ReadRoom, userId: string): StrippedStateEvent[] {
   const out: StrippedStateEvent[] = [];
   for (const [type, key] of [...STRIPPED_STATE_TYPES.map((t) => [t, ""]), ["m.room.member", userId]] as const) {
     const id = room.head.state.get(stateKey(type, key));

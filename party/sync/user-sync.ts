@@ -175,7 +175,7 @@ export class UserSync {
       const known = sf.state.lazy_load_members ? (u: string) => u === this.userId || lazy.knowsUser(roomId, u) : undefined;
       const r =
         delta && allowed
-          ? fastRoomResult({ userId: this.userId, deviceId, view, delta, timeline: sf.timeline, lazy: known, ephemeralWanted, now })
+          ? fastRoomResult({ userId: this.userId, deviceId, view, delta, timeline: sf.timeline, lazy: known, ephemeralWanted, now, stateAfter: p.useStateAfter })
           : undefined;
       if (r) {
         fast.push([roomId, view, r]);
@@ -237,6 +237,7 @@ export class UserSync {
       deviceLists: initial || !e2ee ? { changed: [], left: [] } : { changed: e2ee.deviceLists.changed, left: e2ee.deviceLists.left },
       oneTimeKeyCounts: e2ee?.oneTimeKeyCounts,
       fallbackKeyTypes: e2ee?.unusedFallbackKeyTypes,
+      stateAfter: p.useStateAfter,
     });
     return {
       json: JSON.stringify(response),
@@ -353,6 +354,7 @@ export class UserSync {
         timeline: subFilterAllows(sf.timeline, roomId) ? sf.timeline : { ...sf.timeline, limit: 0 },
         state: subFilterAllows(sf.state, roomId) ? sf.state : { ...sf.state, types: [] },
         ephemeral: ephemeralWanted && subFilterAllows(sf.ephemeral, roomId),
+        stateAfter: p.useStateAfter,
       };
       try {
         SYNC_COUNTERS.fromRoom++;
