@@ -53,6 +53,13 @@ export type RegistrationMode = "closed" | "token" | "open";
 
 /** A token bucket: `burst` requests at once, refilled at `perSecond`. */
 export interface RateSetting {
+  /** TURN server URIs for `/voip/turnServer`, comma-separated (`turn:` / `turns:`). */
+  TURN_URIS?: string;
+  /** Secret shared with the TURN server (TURN REST API, coturn `static-auth-secret`). */
+  TURN_SHARED_SECRET?: string;
+  TURN_USERNAME?: string;
+  TURN_PASSWORD?: string;
+  TURN_USER_LIFETIME_SECONDS?: string;
   burst: number;
   perSecond: number;
 }
@@ -84,6 +91,19 @@ export const DEFAULTS = {
   serverName: "localhost:8787",
   publicBaseUrl: "http://127.0.0.1:8787",
   registrationMode: "closed",
+  /** `/voip/turnServer`; null when no TURN server is configured (docs/configuration.md). */
+  turn: TurnConfig | null;
+}
+
+/**
+ * A TURN server: credentials are either minted per user from a shared secret (the TURN
+ * REST API convention, as Synapse's `turn_shared_secret`) or one static pair.
+ */
+export interface TurnConfig {
+  uris: string[];
+  credentials: { sharedSecret: string } | { username: string; password: string };
+  /** Lifetime of minted credentials, and the `ttl` clients are told, in seconds. */
+  ttlSeconds: number;
   rateLimitsEnabled: true,
   maxRequestBytes: 1024 * 1024,
   rateLimits: {
@@ -95,7 +115,8 @@ export const DEFAULTS = {
   maxThumbnailPixels: 6_000_000,
   legacyMediaEnabled: false,
   pushAllowInsecureGateways: false,
-} as const satisfies Omit<Config, "registrationSharedSecret">;
+  turnUserLifetimeSeconds: 3600,
+} as const satisfies Omit<Config, "registrationSharedSecret" | "turn"> & { turnUserLifetimeSeconds: number };
 
 /** A setting that cannot be understood; fails loudly rather than running with a guess. */
 export class ConfigError extends Error {
@@ -188,9 +209,32 @@ export function parseConfig(env: Partial<Env>): Config {
 function text(v: string | undefined): string | undefined {
   const t = v?.trim();
   return t ? t : undefined;
+    turn: parseTurn(env),
 }
 
 function bool(name: string, v: string | undefined, dflt: boolean): boolean {
+/** TURN settings; URIs without a secret or a username/password pair are a configuration error. */
+function parseTurn(env: Partial<Env>): TurnConfig | null {
+  const uris = (text(env.TURN_URIS) ?? "").split(",").map((u) => u.trim()).filter((u) => u !== "");
+  const secret = text(env.TURN_SHARED_SECRET);
+  const username = text(env.TURN_USERNAME);
+  const password = text(env.TURN_PASSWORD);
+  if (uris.length === 0) {
+    if (secret !== undefined || username !== undefined || password !== undefined) {
+      throw new ConfigError("TURN_SHARED_SECRET / TURN_USERNAME / TURN_PASSWORD are set but TURN_URIS is empty");
+    }
+    return null;
+  }
+  // The spec's pattern for these URIs (RFC 7065 turn:/turns:).
+  for (const u of uris) {
+    if (!/^turns?:[^\s]+$/.test(u)) throw new ConfigError(`TURN_URIS entry ${JSON.stringify(u)} must start with turn: or turns:`);
+  }
+  const ttlSeconds = positive("TURN_USER_LIFETIME_SECONDS", env.TURN_USER_LIFETIME_SECONDS, DEFAULTS.turnUserLifetimeSeconds, true);
+  if (secret !== undefined) return { uris, credentials: { sharedSecret: secret }, ttlSeconds };
+  if (username !== undefined && password !== undefined) return { uris, credentials: { username, password }, ttlSeconds };
+  throw new ConfigError("TURN_URIS needs TURN_SHARED_SECRET, or both TURN_USERNAME and TURN_PASSWORD");
+}
+
   const t = text(v)?.toLowerCase();
   if (t === undefined) return dflt;
   if (t === "true" || t === "1") return true;

@@ -28,6 +28,7 @@ import * as threepid from "./threepid.ts";
 import * as roomReads from "./room-reads.ts";
 import * as userDirectory from "./user-directory.ts";
 import { Router } from "./router.ts";
+import * as voip from "./voip.ts";
 
 export { ServerActor } from "../server.ts";
 export { User } from "../user.ts";
@@ -192,6 +193,8 @@ export const router = new Router()
   // Operator bootstrap: Synapse-compatible shared-secret registration
   .get("/_synapse/admin/v1/register", admin.adminNonce)
   .post("/_synapse/admin/v1/register", admin.adminRegister);
+  // VoIP (party/edge/voip.ts)
+  .get("/_matrix/client/v3/voip/turnServer", voip.turnServer)
 
 export default {
   fetch(request, env, ctx) {

@@ -17,6 +17,7 @@ describe("[config] wrangler vars", () => {
       maxThumbnailPixels: 6000000,
       legacyMediaEnabled: false,
       pushAllowInsecureGateways: false,
+      turn: null,
     });
     expect(DEFAULTS.registrationMode).toBe("closed");
   });
