@@ -81,6 +81,8 @@ export interface SyncFilter {
   includeLeave: boolean;
   rooms?: string[];
   notRooms?: string[];
+  /** Filter.event_fields (lib/sync/event-fields.ts). */
+  eventFields?: string[];
 }
 
 export function syncFilter(f: Filter | undefined): SyncFilter {
@@ -97,6 +99,7 @@ export function syncFilter(f: Filter | undefined): SyncFilter {
   };
   if (room.rooms) out.rooms = room.rooms;
   if (room.not_rooms) out.notRooms = room.not_rooms;
+  if (f?.event_fields) out.eventFields = f.event_fields;
   return out;
 }
 

@@ -27,6 +27,7 @@ import { SYNC_COUNTERS } from "./counters.ts";
 import { Signal } from "./signal.ts";
 import { attachUnreadCounts } from "../push/sync-counts.ts";
 import { SyncStore } from "./store.ts";
+import { applyEventFields } from "../../lib/sync/event-fields.ts";
 
 /** Rooms asked at once during one sync. */
 const ROOM_CONCURRENCY = 32;
@@ -239,6 +240,7 @@ export class UserSync {
       fallbackKeyTypes: e2ee?.unusedFallbackKeyTypes,
       stateAfter: p.useStateAfter,
     });
+    applyEventFields(response, sf.eventFields);
     return {
       json: JSON.stringify(response),
       token,
