@@ -20,6 +20,7 @@ import { parseSignaturesUpload, type SignatureFailure } from "../lib/e2ee/signat
 import { MatrixError } from "../lib/errors.ts";
 import { serverNameOf } from "../lib/identifiers.ts";
 import type { JsonObject } from "../lib/json.ts";
+import { toDeviceForAppservices } from "./appservice/to-device-hook.ts";
 import * as backup from "./device-keys/backup.ts";
 import * as dehydrated from "./device-keys/dehydrated.ts";
 import { crossSigningKeys, storeCrossSigningKeys, userKeys } from "./device-keys/cross-signing.ts";
@@ -309,7 +310,10 @@ export class DeviceKeys extends Server<Env> {
 
   /** From a sender's actor (or this one): store messages for this user's devices. */
   async deliverToDevice(d: inbox.Delivery): Promise<{ full: string[] }> {
-    const devices = (await userActor(this.env, this.name).listDevices()).map((x) => x.device_id);
+    const all = (await userActor(this.env, this.name).listDevices()).map((x) => x.device_id);
+    // Appservice users' devices (MSC4203): handed to the appservice first; those it alone reads skip the inbox.
+    const appserviceOnly = await toDeviceForAppservices(this.env, this.name, d, all);
+    const devices = appserviceOnly.size === 0 ? all : all.filter((id) => !appserviceOnly.has(id));
     const result = this.#store.tx(() => inbox.deliver(this.#store, d, devices));
     this.#notifySync();
     return result;

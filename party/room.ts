@@ -258,13 +258,22 @@ export class Room extends Server<Env> {
     return rpcErrors(() => this.#reads().threads(p));
   }
   async setTyping(p: Parameters<RoomReads["setTyping"]>[0]): Promise<RpcJson> {
-    return rpcErrors(() => this.#reads().setTyping(p));
+    return rpcErrors(() => {
+      this.#appserviceEphemeral();
+      return this.#reads().setTyping(p);
+    });
   }
   async sendReceipt(p: Parameters<RoomReads["sendReceipt"]>[0]): Promise<RpcJson> {
-    return rpcErrors(() => this.#afterReceipt(this.#reads().sendReceipt(p)));
+    return rpcErrors(() => {
+      this.#appserviceEphemeral();
+      return this.#afterReceipt(this.#reads().sendReceipt(p));
+    });
   }
   async setReadMarkers(p: Parameters<RoomReads["setReadMarkers"]>[0]): Promise<RpcJson> {
-    return rpcErrors(() => this.#afterReceipt(this.#reads().setReadMarkers(p)));
+    return rpcErrors(() => {
+      this.#appserviceEphemeral();
+      return this.#afterReceipt(this.#reads().setReadMarkers(p));
+    });
   }
   /** For /sync: who is typing now, and the typing serial (bumped on every change). */
   async typingUsers(): Promise<{ user_ids: string[]; serial: number }> {
@@ -483,6 +492,17 @@ export class Room extends Server<Env> {
       this.#appservices = RoomAppservices.for(loadAppservices(this.env), this.#serverName(), this.name, () => this.store.joinedMembers());
     }
     return this.#appservices;
+  }
+
+  /** Typing and receipts to appservices that want them (wired once, before the first change). */
+  #appserviceEphemeral(): void {
+    this.#appserviceHook()?.watchEphemeral({
+      env: this.env,
+      store: this.store,
+      sql: this.ctx.storage.sql,
+      state: { get: (t, k) => this.#current(t, k) },
+      typingUsers: () => this.#reads().typingUsers().user_ids,
+    });
   }
 
   #serverName(): string {

@@ -75,6 +75,20 @@ export class RoomInterest {
     return joined.size > left;
   }
 
+  /**
+   * Ids of the appservices interested in the room as such (its ID or aliases in their
+   * namespaces, or one of their users joined): who gets its typing and receipts.
+   * https://spec.matrix.org/v1.19/application-service-api/#pushing-ephemeral-data
+   */
+  interestedInRoom(roomId: string, aliases: readonly string[]): string[] {
+    const out: string[] = [];
+    for (const r of this.#registry.all) {
+      const byName = matches(r.namespaces.rooms, roomId, false) || aliases.some((a) => matches(r.namespaces.aliases, a, false));
+      if (byName || this.#joined.get(r.id)!.size > 0) out.push(r.id);
+    }
+    return out;
+  }
+
   /** Ids of the appservices interested in the event, in registration order. */
   interested(e: EventFacts, pending: PendingMembership = new Map()): string[] {
     const out: string[] = [];

@@ -19,6 +19,8 @@ import { toClientEvent } from "../room/events.ts";
 import type { RoomStore } from "../room/store.ts";
 import { appserviceActor } from "../stubs.ts";
 import type { EnqueueItem } from "../appservice.ts";
+import { onReceipt } from "../room/ephemeral.ts";
+import { onTypingChange } from "../room/read-api.ts";
 
 /** The outbox `kind` of rows for appservices; `target` is the appservice id. */
 export const APPSERVICE_OUTBOX = "appservice";
@@ -33,8 +35,25 @@ export interface OutboxRow {
   payload: JsonObject;
 }
 
+/** What the room gives the hook so that typing and receipts reach appservices. */
+export interface EphemeralSource {
+  env: Env;
+  store: RoomStore;
+  sql: SqlStorage;
+  /** The room's current state (for its aliases). */
+  state: StateLookup;
+  /** Who is typing now (joined members only), as /sync shows it. */
+  typingUsers: () => string[];
+}
+
 export class RoomAppservices {
   #interest: RoomInterest | undefined;
+  #watching = false;
+  /** Ephemeral items waiting for the next hand-over, per appservice. */
+  readonly #pending = new Map<string, EnqueueItem[]>();
+  /** Per appservice, the last hand-over: the next waits for it, so typing start/stop keep their order. */
+  readonly #handing = new Map<string, Promise<void>>();
+  #flushScheduled = false;
 
   constructor(
     private readonly registry: AppserviceRegistry,
@@ -71,6 +90,64 @@ export class RoomAppservices {
     for (const { pdu } of events) {
       if (pdu.type === "m.room.member" && pdu.state_key !== undefined) this.#interest.noteMembership(pdu.state_key, membershipOf(pdu));
     }
+  }
+
+  /**
+   * Typing and receipts for appservices that asked for ephemeral data (receive_ephemeral
+   * or the MSC2409 names), in rooms they are interested in. Called by the room before
+   * its first typing or receipt change; wires listeners once per actor instance.
+   *
+   * Not durable like events: the data is handed to the appservice's actor right after the
+   * change (coalesced per microtask, one RPC per appservice), and once there it is queued
+   * durably and delivered in order; a failed hand-over is logged and dropped — typing
+   * lapses within minutes anyway, and the receipt itself stays in the room (/sync).
+   * Private receipts (m.read.private) never go to appservices.
+   */
+  watchEphemeral(src: EphemeralSource): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    if (!this.registry.all.some((r) => r.url !== null && r.receiveEphemeral)) return;
+    onTypingChange(src.store, () => this.#ephemeral(src, { type: "m.typing", content: { user_ids: src.typingUsers() } }));
+    onReceipt(src.sql, (r) => {
+      if (r.type !== "m.read") return;
+      const receipt: JsonObject = r.threadId === undefined ? { ts: r.ts } : { ts: r.ts, thread_id: r.threadId };
+      this.#ephemeral(src, { type: "m.receipt", content: { [r.eventId]: { [r.type]: { [r.userId]: receipt } } } });
+    });
+  }
+
+  #ephemeral(src: EphemeralSource, edu: { type: string; content: JsonObject }): void {
+    const targets = this.#room()
+      .interestedInRoom(this.roomId, aliasesOf(src.state))
+      .filter((id) => {
+        const r = this.registry.byId(id);
+        return r !== undefined && r.url !== null && r.receiveEphemeral;
+      });
+    if (targets.length === 0) return;
+    const json = JSON.stringify({ ...edu, room_id: this.roomId });
+    for (const id of targets) {
+      const list = this.#pending.get(id) ?? [];
+      list.push({ kind: "ephemeral", json });
+      this.#pending.set(id, list);
+    }
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      for (const [id, items] of this.#pending) {
+        const previous = this.#handing.get(id) ?? Promise.resolve();
+        const next = previous
+          .then(() => appserviceActor(src.env, id).enqueue(items))
+          .then(
+            () => undefined,
+            (e: unknown) => console.error(`room ${this.roomId}: handing ${items.length} ephemeral items to appservice ${id} failed (dropped)`, e),
+          );
+        this.#handing.set(id, next);
+        void next.then(() => {
+          if (this.#handing.get(id) === next) this.#handing.delete(id);
+        });
+      }
+      this.#pending.clear();
+    });
   }
 
   #room(): RoomInterest {

@@ -116,6 +116,26 @@ export function receiptTarget(room: ReadRoom, viewer: Viewer, eventId: string, t
   return ev;
 }
 
+/** A receipt just stored (what `onReceipt` listeners hear). */
+export interface StoredReceipt {
+  userId: string;
+  type: ReceiptType;
+  threadId?: string;
+  eventId: string;
+  ts: number;
+}
+
+/** Listeners besides /sync (appservices, party/appservice/room-hook.ts), per actor's SqlStorage. */
+const receiptListeners = new WeakMap<SqlStorage, Set<(r: StoredReceipt) => void>>();
+
+/** Hear every receipt this actor stores from now on; returns the unsubscribe function. */
+export function onReceipt(sql: SqlStorage, listener: (r: StoredReceipt) => void): () => void {
+  let set = receiptListeners.get(sql);
+  if (!set) receiptListeners.set(sql, (set = new Set()));
+  set.add(listener);
+  return () => set.delete(listener);
+}
+
 export class Receipts {
   readonly #sql: SqlStorage;
 
@@ -155,6 +175,8 @@ export class Receipts {
       ts,
       pos,
     );
+    const stored: StoredReceipt = { userId, type, eventId: ev.pdu.event_id, ts, ...(thread === undefined ? {} : { threadId: thread }) };
+    for (const l of receiptListeners.get(this.#sql) ?? []) l(stored);
     return pos;
   }
 

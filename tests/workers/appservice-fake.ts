@@ -19,6 +19,9 @@ export class FakeAppservice {
   transactions: Array<{ txnId: string; body: JsonObject }> = [];
   /** Events of distinct txnIds only (what an appservice that deduplicates by txnId processes). */
   processed: JsonObject[] = [];
+  /** `ephemeral` and `to_device` items of distinct txnIds. */
+  ephemeral: JsonObject[] = [];
+  toDevice: JsonObject[] = [];
   readonly #seenTxn = new Set<string>();
   behaviour: Behaviour = "ok";
   /** When set, the appservice processes the transaction but the answer is lost (500). */
@@ -47,6 +50,8 @@ export class FakeAppservice {
       if (!this.#seenTxn.has(txnId)) {
         this.#seenTxn.add(txnId);
         this.processed.push(...((seen.body!.events as JsonObject[]) ?? []));
+        this.ephemeral.push(...((seen.body!.ephemeral as JsonObject[]) ?? []));
+        this.toDevice.push(...((seen.body!.to_device as JsonObject[]) ?? []));
       }
       if (this.loseAnswers > 0) {
         this.loseAnswers--;
