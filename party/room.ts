@@ -49,7 +49,7 @@ import { roomActor } from "./stubs.ts";
 import { RoomSyncSource } from "./sync/room-source.ts";
 import type { RoomSyncRequest } from "../lib/sync/response.ts";
 import type { PublishedPosition } from "../lib/sync/position.ts";
-import { enqueuePushNotices, pushCountScanLimit, PushMembers, RoomCounts, type RoomNotification } from "./room/push.ts";
+import { addPushNotices, pushCountScanLimit, PushMembers, RoomCounts, type RoomNotification } from "./room/push.ts";
 import type { Ruleset } from "../lib/push/types.ts";
 import type { CountResult } from "../lib/push/counts.ts";
 import schema from "../schema/room.sql";
@@ -451,9 +451,8 @@ export class Room extends Server<Env> {
   }
 
   #counts: RoomCounts | undefined;
-  #pushMembersTable: PushMembers | undefined;
   #pushMembers(): PushMembers {
-    return (this.#pushMembersTable ??= new PushMembers(this.ctx.storage.sql));
+    return PushMembers.of(this.ctx.storage.sql);
   }
   #syncRoomView(head = this.#room().head) {
     return { roomId: this.name, store: this.store, sql: this.ctx.storage.sql, head };
@@ -474,8 +473,7 @@ export class Room extends Server<Env> {
     return new WritePath(this.#context(rules), this.store, head, (events) => {
       this.#sync().eventsCommitted(events);
       this.#appserviceHook()?.committed(events);
-      const pushed = enqueuePushNotices(this.#syncRoomView(head), rules, this.#pushMembers(), events);
-      if (pushed > 0 || events.some((e) => e.outbox.length > 0)) {
+      if (events.some((e) => e.outbox.length > 0)) {
         this.#armOutboxBackstop();
         void this.#deliver();
       }
@@ -483,7 +481,15 @@ export class Room extends Server<Env> {
   }
 
   #context(rules: RoomVersionRules): WriteContext {
-    return { rules, roomId: this.name, serverName: this.#serverName(), key: () => this.#key(), appservices: this.#appserviceHook() };
+    return {
+      rules,
+      roomId: this.name,
+      serverName: this.#serverName(),
+      key: () => this.#key(),
+      appservices: this.#appserviceHook(),
+      // Push notices go into the events' own transaction (party/room/push.ts).
+      beforeCommit: (events, state, joinedCount) => addPushNotices(this.name, rules, this.#pushMembers(), state, joinedCount, events),
+    };
   }
 
   /** Appservice interest (party/appservice/room-hook.ts); undefined when no registration wants traffic. */

@@ -40,6 +40,8 @@ import type { SyncParams } from "../lib/sync/request.ts";
 import type { PublishedPosition } from "../lib/sync/position.ts";
 import { deliverPushNotice, tellRoomsAboutPushers, type DeliveryResult, type PushNotice } from "./push/deliver.ts";
 import schema from "../schema/user.sql";
+import { evictOtherOwners, evictTarget, PUSHER_EVICT, PUSHER_INDEX, writePusherIndex } from "./push/pusher-index.ts";
+import { UserOutbox } from "./user/outbox.ts";
 
 /** Lifetime of an access token issued together with a refresh token. */
 export const REFRESHABLE_TOKEN_LIFETIME_MS = 5 * 60 * 1000;
@@ -593,17 +595,39 @@ export class User extends Server<Env> {
           throw new MatrixError("M_PROFILE_TOO_LARGE", 400, "Profile would exceed 64 KiB");
         }
       }),
-    ).then(() => this.#propagateProfile(key));
+    ).then(() => this.#outbox().deliver());
   }
 
-  /** Member events carry displayname and avatar_url: a change goes to every joined room. */
-  async #propagateProfile(key: string): Promise<void> {
-    if (key === "displayname" || key === "avatar_url") await this.#rooms().propagateProfile();
+  /**
+   * Member events carry displayname and avatar_url: a change of either queues a new member
+   * event for every joined room in the change's transaction (party/user/outbox.ts, kind
+   * `profile`), so it reaches them even if this actor stops right after.
+   */
+  #queueProfile(key: string): void {
+    if (key === "displayname" || key === "avatar_url") this.#rooms().queueProfile((roomId) => this.#outbox().add("profile", roomId));
   }
 
   async deleteProfileField(key: string): Promise<void> {
-    this.#sql("DELETE FROM profile WHERE key = ?", key);
-    await this.#propagateProfile(key);
+    this.ctx.storage.transactionSync(() => {
+      this.#sql("DELETE FROM profile WHERE key = ?", key);
+      this.#queueProfile(key);
+    });
+    await this.#outbox().deliver();
+  }
+
+  // ---- the user's outbox (party/user/outbox.ts) ------------------------------------------
+
+  #userOutbox: UserOutbox | undefined;
+  #outbox(): UserOutbox {
+    return (this.#userOutbox ??= new UserOutbox(this.ctx.storage, {
+      profile: (roomId) => this.#rooms().deliverProfile(roomId),
+      [PUSHER_INDEX]: () => writePusherIndex(this.env, this.ctx.storage.sql, this.name),
+      [PUSHER_EVICT]: (target) => evictOtherOwners(this.env, this.name, target),
+    }));
+  }
+
+  override async onAlarm(): Promise<void> {
+    await this.#outbox().deliver();
   }
 
   // ---- account data and filters ---------------------------------------------------------
@@ -641,6 +665,7 @@ export class User extends Server<Env> {
     const row = this.#one<{ filter_id: number }>(
       "INSERT INTO filters (filter) VALUES (?) RETURNING filter_id",
       JSON.stringify(filter),
+        this.#queueProfile(key);
     );
     return String(row!.filter_id);
   }
@@ -680,7 +705,12 @@ export class User extends Server<Env> {
   /** POST /pushers/set (validated by the edge); the pusher is tied to the calling device. */
   async setPusher(change: PusherChange, deviceId: string): Promise<void> {
     const had = this.#hasPushers();
-    this.ctx.storage.transactionSync(() => push.applyPusherChange(this.ctx.storage.sql, change, deviceId));
+    this.ctx.storage.transactionSync(() => {
+      // A trigger on `pushers` queues the D1 index rewrite (party/push/pusher-index.ts).
+      push.applyPusherChange(this.ctx.storage.sql, change, deviceId);
+      // append: false takes the same pusher away from every other user.
+      if (!change.remove && !change.append) this.#outbox().add(PUSHER_EVICT, evictTarget(change.pusher.app_id, change.pusher.pushkey));
+    });
     const has = this.#hasPushers();
     // Rooms evaluate rules only for members with pushers: tell them when that changes.
     if (has !== had) await tellRoomsAboutPushers(this.env, this.name, this.#rooms().joinedRooms(), has);
@@ -688,7 +718,9 @@ export class User extends Server<Env> {
 
   /** From a room's outbox: one event for this user's pushers (party/push/deliver.ts). Throws to be retried. */
   async pushNotify(notice: PushNotice): Promise<DeliveryResult> {
-    return deliverPushNotice(this.env, this.ctx.storage.sql, this.name, notice);
+    const r = await deliverPushNotice(this.env, this.ctx.storage.sql, this.name, notice);
+    if (r.removed > 0) await this.#outbox().deliver(); // the D1 index follows the removal
+    return r;
   }
 
   #hasPushers(): boolean {
@@ -734,6 +766,14 @@ export class User extends Server<Env> {
 
   async #checkStage(type: string, auth: AuthDict): Promise<StageResult> {
     const fail = (error: string): StageResult => ({ ok: false, errcode: "M_FORBIDDEN", error });
+    await this.#outbox().deliver();
+  }
+
+  /** From another user's outbox: their `append: false` pusher takes this one's place (idempotent). */
+  async evictPusher(p: { appId: string; pushkey: string }): Promise<void> {
+    this.ctx.storage.transactionSync(() => push.applyPusherChange(this.ctx.storage.sql, { remove: true, app_id: p.appId, pushkey: p.pushkey }, null));
+    // This user's own index rows follow (queued by the trigger); the alarm retries if D1 fails.
+    await this.#outbox().deliver();
     switch (type) {
       case "m.login.dummy":
         return { ok: true };

@@ -132,3 +132,26 @@ CREATE TABLE sync_checkpoints (
   views TEXT NOT NULL
 );
 CREATE INDEX sync_checkpoints_by_device ON sync_checkpoints (device_id, id);
+
+-- migration 5: the user's outbox (party/user/outbox.ts, docs/design/push.md)
+-- Effects of a change that must reach other actors or D1 even across a restart: profile
+-- → member events in joined rooms, the D1 pusher index, removal of other users' pushers.
+-- One row per (kind, target); delivered right after the change, retried by the alarm.
+CREATE TABLE user_outbox (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  target TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  next_ts INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (kind, target)
+);
+CREATE INDEX user_outbox_due ON user_outbox (next_ts);
+-- Every change to the pushers (set, removal, device deletion, gateway rejection) queues a
+-- rewrite of this user's rows in the D1 pusher index, in the same transaction.
+CREATE TRIGGER pushers_index_insert AFTER INSERT ON pushers BEGIN
+  INSERT OR REPLACE INTO user_outbox (kind, target, payload, next_ts, attempts) VALUES ('pusher_index', '', '{}', 0, 0);
+END;
+CREATE TRIGGER pushers_index_delete AFTER DELETE ON pushers BEGIN
+  INSERT OR REPLACE INTO user_outbox (kind, target, payload, next_ts, attempts) VALUES ('pusher_index', '', '{}', 0, 0);
+END;

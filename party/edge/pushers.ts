@@ -3,9 +3,8 @@
  * https://spec.matrix.org/v1.19/client-server-api/#client-behaviour-14
  *
  * Delivery to push gateways is party/push/deliver.ts (rooms enqueue notices for
- * members who have pushers). `append: false` cannot yet remove other users'
- * pushers with the same app_id and pushkey (that needs a cross-user index).
- * See docs/design/push.md.
+ * members who have pushers). `append: false` removes the same pusher from other
+ * users through the D1 index (party/push/pusher-index.ts). See docs/design/push.md.
  */
 import { parsePusherSet } from "../../lib/push/pusher.ts";
 import { userActor } from "../stubs.ts";

@@ -47,7 +47,7 @@ async function deliverOnce(ctx: DurableObjectState, env: Env, store: RoomStore):
         case PUSH_OUTBOX: {
           // Pusher delivery (party/push/deliver.ts); a user with no pusher left is forgotten.
           const r = await userActor(env, item.target).pushNotify(item.payload as never);
-          if (r.noPushers) new PushMembers(ctx.storage.sql).set(item.target, false);
+          if (r.noPushers) PushMembers.of(ctx.storage.sql).set(item.target, false);
           break;
         }
         default:

@@ -16,6 +16,7 @@ import { threadOf } from "../../lib/relations.ts";
 import type { RoomVersionRules } from "../../lib/room-versions.ts";
 import { powerLevelsIn } from "./membership.ts";
 import type { ReadRoom } from "./visibility.ts";
+import type { StateView } from "./write-path.ts";
 
 /** Default bound on events evaluated per count; past it the counts stop growing (documented cap). */
 export const DEFAULT_PUSH_COUNT_SCAN_LIMIT = 1000;
@@ -179,11 +180,22 @@ export const PUSH_OUTBOX = "push";
  * The members whose User actor said they have ≥1 pusher: the only members whose rules
  * cost work after a commit. Written only when a user's answer changes. The table lives
  * here (created on first use) rather than in schema/room.sql: rooms without such
- * members never create it.
+ * members never create it. The list is kept in memory (one instance per actor's
+ * storage, so the outbox's changes are seen by the write path): a send reads no row
+ * for it.
  */
 export class PushMembers {
+  static readonly #instances = new WeakMap<SqlStorage, PushMembers>();
+  /** The one instance for this actor's storage. */
+  static of(sql: SqlStorage): PushMembers {
+    let m = PushMembers.#instances.get(sql);
+    if (!m) PushMembers.#instances.set(sql, (m = new PushMembers(sql)));
+    return m;
+  }
+
   #ready = false;
-  constructor(private readonly sql: SqlStorage) {}
+  #list: string[] | undefined;
+  private constructor(private readonly sql: SqlStorage) {}
 
   #table(): void {
     if (this.#ready) return;
@@ -195,56 +207,58 @@ export class PushMembers {
     this.#table();
     if (has) this.sql.exec("INSERT OR IGNORE INTO push_members (user_id) VALUES (?)", userId);
     else this.sql.exec("DELETE FROM push_members WHERE user_id = ?", userId);
+    this.#list = undefined;
   }
 
   list(): string[] {
+    if (this.#list) return this.#list;
     this.#table();
-    return this.sql.exec<{ user_id: string }>("SELECT user_id FROM push_members").toArray().map((r) => r.user_id);
+    return (this.#list = this.sql.exec<{ user_id: string }>("SELECT user_id FROM push_members").toArray().map((r) => r.user_id));
   }
 }
 
 /**
- * After a commit: one outbox row per (new non-state event, joined member with pushers,
- * not the sender), with the room facts the member's rules need. Returns rows written.
+ * Before a commit: one outbox row per (new event, joined member with pushers, not the
+ * sender), with the room facts the member's rules need, added to the event's outbox so
+ * that the commit's transaction writes them with the event (a crash cannot lose a push).
+ * `joinedCount` is read only when some member has pushers. Returns rows added.
  */
-export function enqueuePushNotices(room: ReadRoom, rules: RoomVersionRules, members: PushMembers, events: ReadonlyArray<{ pdu: Pdu; stream: number }>): number {
+export function addPushNotices(
+  roomId: string,
+  rules: RoomVersionRules,
+  members: PushMembers,
+  view: StateView,
+  joinedCount: () => number,
+  events: ReadonlyArray<{ pdu: Pdu; outbox: Array<{ kind: string; target: string; payload: JsonObject }> }>,
+): number {
   const candidates = members.list();
   if (candidates.length === 0) return 0;
-  const view = stateViewOf(room);
   const joined = candidates.filter((u) => view.get("m.room.member", u)?.content.membership === "join");
   if (joined.length === 0) return 0;
   const levels = powerLevelsIn(view, rules);
-  const memberCount = room.store.joinedMembers().length;
+  const memberCount = joinedCount();
   const name = view.get("m.room.name", "")?.content.name;
   const notifications = view.get("m.room.power_levels", "")?.content.notifications;
   let n = 0;
-  // No await in here: the writes land together (the actor's implicit transaction).
-  {
-    for (const e of events) {
-      const event = clientEventFromPdu(e.pdu) as unknown as JsonObject;
-      const senderName = view.get("m.room.member", e.pdu.sender)?.content.displayname;
-      for (const userId of joined) {
-        if (userId === e.pdu.sender) continue;
-        const own = view.get("m.room.member", userId)?.content.displayname;
-        const payload: JsonObject = {
-          roomId: room.roomId,
-          event,
-          memberCount,
-          displayName: typeof own === "string" ? own : null,
-          senderPowerLevel: Number.isFinite(levels.user(e.pdu.sender)) ? levels.user(e.pdu.sender) : Number.MAX_SAFE_INTEGER,
-        };
-        if (notifications && typeof notifications === "object" && !Array.isArray(notifications)) payload.notificationPowerLevels = notifications;
-        if (typeof senderName === "string") payload.senderDisplayName = senderName;
-        if (typeof name === "string") payload.roomName = name;
-        room.sql.exec("INSERT INTO outbox (kind, target, payload, next_ts) VALUES (?, ?, ?, 0)", PUSH_OUTBOX, userId, JSON.stringify(payload));
-        n++;
-      }
+  for (const e of events) {
+    const event = clientEventFromPdu(e.pdu) as unknown as JsonObject;
+    const senderName = view.get("m.room.member", e.pdu.sender)?.content.displayname;
+    for (const userId of joined) {
+      if (userId === e.pdu.sender) continue;
+      const own = view.get("m.room.member", userId)?.content.displayname;
+      const payload: JsonObject = {
+        roomId,
+        event,
+        memberCount,
+        displayName: typeof own === "string" ? own : null,
+        senderPowerLevel: Number.isFinite(levels.user(e.pdu.sender)) ? levels.user(e.pdu.sender) : Number.MAX_SAFE_INTEGER,
+      };
+      if (notifications && typeof notifications === "object" && !Array.isArray(notifications)) payload.notificationPowerLevels = notifications;
+      if (typeof senderName === "string") payload.senderDisplayName = senderName;
+      if (typeof name === "string") payload.roomName = name;
+      e.outbox.push({ kind: PUSH_OUTBOX, target: userId, payload });
+      n++;
     }
   }
   return n;
-}
-
-function stateViewOf(room: ReadRoom) {
-  const idOf = (type: string, key: string) => room.head.state.get(stateKey(type, key));
-  return { idOf, get: (type: string, key: string) => { const id = idOf(type, key); return id === undefined ? undefined : room.store.event(id)?.pdu; } };
 }

@@ -16,6 +16,7 @@ import type { Env } from "../env.ts";
 import type { MembershipResult } from "../room.ts";
 import { roomActor } from "../stubs.ts";
 import { createRoom } from "./create.ts";
+import { asMatrixError } from "../edge/http.ts";
 
 export type MembershipUpdate = Pick<MembershipResult, "room_id" | "event_id" | "stream" | "membership">;
 
@@ -96,18 +97,26 @@ export class UserRooms {
   }
 
   /**
-   * A new displayname or avatar reaches every joined room as a new member event. Done
-   * synchronously after the profile write: the rooms that could not be reached are
-   * returned (and logged); the profile change itself stands.
+   * A new displayname or avatar reaches every joined room as a new member event: one
+   * outbox row per joined room (party/user/outbox.ts), written inside the profile change's
+   * transaction; `deliverProfile` runs for each with the profile as it is then.
    */
-  async propagateProfile(): Promise<string[]> {
-    const profile = this.profile();
-    const rooms = this.joinedRooms();
-    const results = await Promise.allSettled(
-      rooms.map((roomId) => roomActor(this.env, roomId).updateProfile({ userId: this.userId, profile })),
-    );
-    const failed = rooms.filter((_, i) => results[i]!.status === "rejected");
-    for (const roomId of failed) console.error(`profile of ${this.userId} not propagated to ${roomId}`);
-    return failed;
+  queueProfile(queue: (roomId: string) => void): void {
+    for (const roomId of this.joinedRooms()) queue(roomId);
+  }
+
+  /**
+   * One room's member event with the current profile (a no-op when unchanged or not
+   * joined). A refusal (a MatrixError: the room is gone, the auth rules say no) is final
+   * and dropped; anything else throws, to be retried.
+   */
+  async deliverProfile(roomId: string): Promise<void> {
+    try {
+      await roomActor(this.env, roomId).updateProfile({ userId: this.userId, profile: this.profile() });
+    } catch (e) {
+      const refused = asMatrixError(e);
+      if (!refused) throw e;
+      console.error(`profile of ${this.userId} not applied in ${roomId}: ${refused.errcode} ${refused.message}`);
+    }
   }
 }

@@ -62,6 +62,11 @@ export interface WriteContext {
   key(): Promise<Ed25519Key>;
   /** Appservices' interest in new events (party/appservice/room-hook.ts); absent when none are registered. */
   appservices?: RoomAppservices;
+  /**
+   * Adds outbox rows that depend on the whole batch (push notices, party/room/push.ts) to
+   * its events before they are committed, reading the state after the batch.
+   */
+  beforeCommit?: (events: NewEvent[], state: StateView, joinedCount: () => number) => void;
 }
 
 /** The room's position: tip, depth, state version and current state. Kept in memory, rebuilt from SQLite. */
@@ -148,6 +153,19 @@ class Working implements StateView {
     this.stream = e.stream;
     this.depth = Math.max(this.depth, e.pdu.depth ?? 0);
     this.extremities = [e.pdu.event_id];
+  }
+
+  /** Joined members after the accepted events: the stored count corrected by the batch's member events. */
+  joinedCount(): number {
+    let n = this.store.joinedMembers().length;
+    for (const [k, p] of this.overlay) {
+      if (p.type !== "m.room.member") continue;
+      const before = this.head.state.get(k);
+      const was = before !== undefined && this.store.event(before)?.pdu.content.membership === "join";
+      const is = p.content.membership === "join";
+      n += (is ? 1 : 0) - (was ? 1 : 0);
+    }
+    return n;
   }
 
   /** Makes the accepted events the head's (after their commit). */
@@ -335,6 +353,7 @@ export class WritePath {
     if (accepted.length === 0) return;
     const events = accepted.map((a) => a.e);
     try {
+      this.ctx.beforeCommit?.(events, w, () => w.joinedCount());
       this.lastCommit = this.store.commit(events);
     } catch (err) {
       for (const a of accepted) a.p.reject(err);

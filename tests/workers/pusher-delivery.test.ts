@@ -1,7 +1,10 @@
 // Pusher delivery (party/room/push.ts → room outbox → User.pushNotify, party/push/deliver.ts):
 // a notifying event reaches the user's HTTP push gateway with the spec body; a rejected
 // pushkey removes the pusher; a failing gateway is retried by the room's outbox.
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { Room } from "../../party/room.ts";
+import { roomActor } from "../../party/stubs.ts";
 import type { JsonObject } from "../../lib/json.ts";
 import { fakeAppservice, waitFor, type SeenRequest } from "./appservice-fake.ts";
 import { createRoom, enc, newUser, roomPath, roomSql, sendMessage, V3, type TestUser } from "./room-helpers.ts";
@@ -104,6 +107,19 @@ describe("[push: gateway] delivery to HTTP pushers", () => {
     const { event_id } = (await sendMessage(alice, roomId, "again")).body as { event_id: string };
     // First attempt fails; the outbox retries after ~1 s of backoff.
     await waitFor(() => seen.filter((n) => n.event_id === event_id).length >= 2, "the retry", 8_000);
+  });
+
+  it("[push: gateway/durable] push notices are written by the event's own commit (a crash after it cannot lose them)", async () => {
+    const { alice, bob, roomId } = await pair("pd6");
+    gateway("gw6.push.test");
+    const commitRows = () => runInDurableObject(roomActor(env, roomId), (room: Room) => room.lastCommitStats()!.rowsWritten);
+    await sendMessage(alice, roomId, "before any pusher");
+    const without = await commitRows();
+    await setPusher(bob, "gw6.push.test", "k6d");
+    await sendMessage(alice, roomId, "with bob's pusher");
+    const withNotice = await commitRows();
+    // The notice row for bob (and its index entries) counted in the same commit.
+    expect(withNotice).toBeGreaterThan(without);
   });
 
   it("[push: gateway/members] a user whose pushers are all gone is not pushed to (and the room forgets them)", async () => {
