@@ -42,17 +42,15 @@ export interface Env {
   RATE_LOGIN_PER_SECOND?: string;
   RATE_REGISTER_BURST?: string;
   RATE_REGISTER_PER_SECOND?: string;
+  RATE_REPORT_BURST?: string;
+  RATE_REPORT_PER_SECOND?: string;
+  /** Longest `reason` of a content report, in characters. */
+  REPORT_REASON_MAX_LENGTH?: string;
   MAX_UPLOAD_BYTES?: string;
   MEDIA_MAX_PENDING_UPLOADS?: string;
   MAX_THUMBNAIL_PIXELS?: string;
   LEGACY_MEDIA_ENABLED?: string;
   PUSH_ALLOW_INSECURE_GATEWAYS?: string;
-}
-
-export type RegistrationMode = "closed" | "token" | "open";
-
-/** A token bucket: `burst` requests at once, refilled at `perSecond`. */
-export interface RateSetting {
   /** TURN server URIs for `/voip/turnServer`, comma-separated (`turn:` / `turns:`). */
   TURN_URIS?: string;
   /** Secret shared with the TURN server (TURN REST API, coturn `static-auth-secret`). */
@@ -60,11 +58,17 @@ export interface RateSetting {
   TURN_USERNAME?: string;
   TURN_PASSWORD?: string;
   TURN_USER_LIFETIME_SECONDS?: string;
+}
+
+export type RegistrationMode = "closed" | "token" | "open";
+
+/** A token bucket: `burst` requests at once, refilled at `perSecond`. */
+export interface RateSetting {
   burst: number;
   perSecond: number;
 }
 
-export type RateLimitedAction = "login" | "register";
+export type RateLimitedAction = "login" | "register" | "report";
 
 export interface Config {
   serverName: string;
@@ -85,12 +89,8 @@ export interface Config {
   legacyMediaEnabled: boolean;
   /** Accept `http:` push gateway URLs (the spec says HTTPS); for local test gateways. */
   pushAllowInsecureGateways: boolean;
-}
-
-export const DEFAULTS = {
-  serverName: "localhost:8787",
-  publicBaseUrl: "http://127.0.0.1:8787",
-  registrationMode: "closed",
+  /** Longest `reason` accepted by the /report endpoints, in characters. */
+  reportReasonMaxLength: number;
   /** `/voip/turnServer`; null when no TURN server is configured (docs/configuration.md). */
   turn: TurnConfig | null;
 }
@@ -104,17 +104,25 @@ export interface TurnConfig {
   credentials: { sharedSecret: string } | { username: string; password: string };
   /** Lifetime of minted credentials, and the `ttl` clients are told, in seconds. */
   ttlSeconds: number;
+}
+
+export const DEFAULTS = {
+  serverName: "localhost:8787",
+  publicBaseUrl: "http://127.0.0.1:8787",
+  registrationMode: "closed",
   rateLimitsEnabled: true,
   maxRequestBytes: 1024 * 1024,
   rateLimits: {
     login: { burst: 10, perSecond: 0.1 },
     register: { burst: 5, perSecond: 0.05 },
+    report: { burst: 10, perSecond: 0.05 },
   },
   maxUploadBytes: 50 * 1024 * 1024,
   mediaMaxPendingUploads: 10,
   maxThumbnailPixels: 6_000_000,
   legacyMediaEnabled: false,
   pushAllowInsecureGateways: false,
+  reportReasonMaxLength: 1000,
   turnUserLifetimeSeconds: 3600,
 } as const satisfies Omit<Config, "registrationSharedSecret" | "turn"> & { turnUserLifetimeSeconds: number };
 
@@ -188,6 +196,10 @@ export function parseConfig(env: Partial<Env>): Config {
           DEFAULTS.rateLimits.register.perSecond,
         ),
       },
+      report: {
+        burst: positive("RATE_REPORT_BURST", env.RATE_REPORT_BURST, DEFAULTS.rateLimits.report.burst, true),
+        perSecond: positive("RATE_REPORT_PER_SECOND", env.RATE_REPORT_PER_SECOND, DEFAULTS.rateLimits.report.perSecond),
+      },
     },
     maxUploadBytes: positive("MAX_UPLOAD_BYTES", env.MAX_UPLOAD_BYTES, DEFAULTS.maxUploadBytes, true),
     mediaMaxPendingUploads: positive(
@@ -203,16 +215,16 @@ export function parseConfig(env: Partial<Env>): Config {
       env.PUSH_ALLOW_INSECURE_GATEWAYS,
       DEFAULTS.pushAllowInsecureGateways,
     ),
+    reportReasonMaxLength: positive(
+      "REPORT_REASON_MAX_LENGTH",
+      env.REPORT_REASON_MAX_LENGTH,
+      DEFAULTS.reportReasonMaxLength,
+      true,
+    ),
+    turn: parseTurn(env),
   };
 }
 
-function text(v: string | undefined): string | undefined {
-  const t = v?.trim();
-  return t ? t : undefined;
-    turn: parseTurn(env),
-}
-
-function bool(name: string, v: string | undefined, dflt: boolean): boolean {
 /** TURN settings; URIs without a secret or a username/password pair are a configuration error. */
 function parseTurn(env: Partial<Env>): TurnConfig | null {
   const uris = (text(env.TURN_URIS) ?? "").split(",").map((u) => u.trim()).filter((u) => u !== "");
@@ -235,6 +247,12 @@ function parseTurn(env: Partial<Env>): TurnConfig | null {
   throw new ConfigError("TURN_URIS needs TURN_SHARED_SECRET, or both TURN_USERNAME and TURN_PASSWORD");
 }
 
+function text(v: string | undefined): string | undefined {
+  const t = v?.trim();
+  return t ? t : undefined;
+}
+
+function bool(name: string, v: string | undefined, dflt: boolean): boolean {
   const t = text(v)?.toLowerCase();
   if (t === undefined) return dflt;
   if (t === "true" || t === "1") return true;

@@ -26,9 +26,10 @@ import * as rooms from "./rooms.ts";
 import * as tags from "./tags.ts";
 import * as threepid from "./threepid.ts";
 import * as roomReads from "./room-reads.ts";
+import * as reports from "./reports.ts";
 import * as userDirectory from "./user-directory.ts";
-import { Router } from "./router.ts";
 import * as voip from "./voip.ts";
+import { Router } from "./router.ts";
 
 export { ServerActor } from "../server.ts";
 export { User } from "../user.ts";
@@ -190,11 +191,15 @@ export const router = new Router()
   .get("/_matrix/client/v3/thirdparty/user/{protocol}", appservice.userByProtocol)
   .get("/_matrix/client/v3/thirdparty/location", appservice.locationByAlias)
   .get("/_matrix/client/v3/thirdparty/user", appservice.userByUserId)
+  // Reporting content (party/edge/reports.ts)
+  .post("/_matrix/client/v3/rooms/{roomId}/report/{eventId}", reports.reportEvent)
+  .post("/_matrix/client/v3/rooms/{roomId}/report", reports.reportRoom)
+  .post("/_matrix/client/v3/users/{userId}/report", reports.reportUser)
+  // VoIP (party/edge/voip.ts)
+  .get("/_matrix/client/v3/voip/turnServer", voip.turnServer)
   // Operator bootstrap: Synapse-compatible shared-secret registration
   .get("/_synapse/admin/v1/register", admin.adminNonce)
   .post("/_synapse/admin/v1/register", admin.adminRegister);
-  // VoIP (party/edge/voip.ts)
-  .get("/_matrix/client/v3/voip/turnServer", voip.turnServer)
 
 export default {
   fetch(request, env, ctx) {

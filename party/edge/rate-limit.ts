@@ -9,11 +9,15 @@ import type { RateLimitedAction } from "../env.ts";
 import { rateLimiterActor } from "../stubs.ts";
 import type { EdgeRequest } from "./router.ts";
 
-/** Throws 429 M_LIMIT_EXCEEDED when `req`'s client has used up its bucket for `action`. */
-export async function rateLimit(req: EdgeRequest, action: RateLimitedAction): Promise<void> {
+/**
+ * Throws 429 M_LIMIT_EXCEEDED when `req`'s client has used up its bucket for `action`.
+ * The bucket is per client address, or per `who` (a user ID) for authenticated actions,
+ * so one user cannot dodge it by changing address nor use up others' budget behind a NAT.
+ */
+export async function rateLimit(req: EdgeRequest, action: RateLimitedAction, who: string = req.clientIp): Promise<void> {
   if (!req.config.rateLimitsEnabled) return;
   const setting = req.config.rateLimits[action];
-  const decision = await rateLimiterActor(req.env, `${action}:${req.clientIp}`).take(setting);
+  const decision = await rateLimiterActor(req.env, `${action}:${who}`).take(setting);
   if (!decision.allowed) {
     throw new MatrixError("M_LIMIT_EXCEEDED", 429, "Too many requests", {
       retry_after_ms: decision.retryAfterMs,

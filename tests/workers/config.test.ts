@@ -11,12 +11,17 @@ describe("[config] wrangler vars", () => {
       registrationSharedSecret: undefined,
       rateLimitsEnabled: true,
       maxRequestBytes: 1048576,
-      rateLimits: { login: { burst: 10, perSecond: 0.1 }, register: { burst: 5, perSecond: 0.05 } },
+      rateLimits: {
+        login: { burst: 10, perSecond: 0.1 },
+        register: { burst: 5, perSecond: 0.05 },
+        report: { burst: 10, perSecond: 0.05 },
+      },
       maxUploadBytes: 52428800,
       mediaMaxPendingUploads: 10,
       maxThumbnailPixels: 6000000,
       legacyMediaEnabled: false,
       pushAllowInsecureGateways: false,
+      reportReasonMaxLength: 1000,
       turn: null,
     });
     expect(DEFAULTS.registrationMode).toBe("closed");
