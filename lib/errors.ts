@@ -53,7 +53,10 @@ export type MatrixErrcode =
   | "M_BAD_STATUS"
   | "M_CONNECTION_FAILED"
   | "M_CONNECTION_TIMEOUT"
-  | "M_APPSERVICE_LOGIN_UNSUPPORTED";
+  | "M_APPSERVICE_LOGIN_UNSUPPORTED"
+  // Device masquerading by appservices (MSC4326: stable and unstable spelling)
+  | "M_UNKNOWN_DEVICE"
+  | "ORG.MATRIX.MSC4326.M_UNKNOWN_DEVICE";
 
 export class MatrixError extends Error {
   constructor(

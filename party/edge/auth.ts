@@ -13,6 +13,7 @@ import { parseUserId } from "../../lib/identifiers.ts";
 import { loadAppservices } from "../env.ts";
 import { userActor } from "../stubs.ts";
 import type { EdgeRequest } from "./router.ts";
+import { cachedSession, cacheSession, isRevokingRequest, noteTokensRevoked, sessionCacheSettings } from "./session-cache.ts";
 
 export interface Requester {
   userId: string;
@@ -22,7 +23,8 @@ export interface Requester {
   accessToken: string;
   /**
    * Set when the token is an appservice's as_token: the request acts as the appservice's
-   * sender or the user it asserts (`user_id`). `deviceId` is then "" (no device).
+   * sender or the user it asserts (`user_id`). `deviceId` is then "" (no device) unless
+   * it asserts one of that user's devices too (`device_id`, MSC4326).
    */
   appservice?: { id: string; rateLimited: boolean };
 }
@@ -51,7 +53,14 @@ export async function authenticate(req: EdgeRequest): Promise<Requester> {
   const parsed = parseToken(token);
   if (!parsed || parsed.kind !== "access") throw unknownToken();
   const userId = `@${parsed.localpart}:${req.config.serverName}`;
+  // A short-lived per-isolate cache of the User actor's answer (party/edge/session-cache.ts).
+  const now = Date.now();
+  const revoking = isRevokingRequest(req.request.method, req.url.pathname);
+  if (revoking) noteTokensRevoked(userId, now);
+  const hit = revoking ? undefined : cachedSession(tokenHash, now);
+  if (hit && hit.userId === userId) return { userId, deviceId: hit.deviceId, admin: hit.admin, accessToken: token };
   const session = await userActor(req.env, userId).authenticate(tokenHash, req.clientIp);
+  if (!revoking) cacheSession(tokenHash, session, now, sessionCacheSettings(req.env));
   return { userId: session.userId, deviceId: session.deviceId, admin: session.admin, accessToken: token };
 }
 
@@ -108,13 +117,35 @@ async function appserviceRequester(req: EdgeRequest, reg: Registration, token: s
     if (knownUsers.size >= KNOWN_USERS_MAX) knownUsers.clear();
     knownUsers.add(userId);
   }
+  const deviceId = await assertedDevice(req, userId);
   return {
     userId,
-    deviceId: "",
+    deviceId,
     admin: false,
     accessToken: token,
     appservice: { id: reg.id, rateLimited: reg.rateLimited && userId !== sender },
   };
+}
+
+/**
+ * Device masquerading (MSC4326, split from MSC3202): `device_id` (unstable:
+ * `org.matrix.msc3202.device_id`) next to `user_id` makes the request act as that device,
+ * which must already exist for the user (400 M_UNKNOWN_DEVICE, or the MSC's unstable
+ * errcode when the unstable parameter was used). Without it the request has no device
+ * (""). Asked of the User actor on every such request, so a deleted device stops at once.
+ * https://github.com/matrix-org/matrix-spec-proposals/pull/4326
+ */
+async function assertedDevice(req: EdgeRequest, userId: string): Promise<string> {
+  const stable = req.url.searchParams.get("device_id");
+  const unstable = req.url.searchParams.get("org.matrix.msc3202.device_id");
+  const deviceId = stable || unstable;
+  if (!deviceId) return "";
+  const devices = await userActor(req.env, userId).listDevices();
+  if (!devices.some((d) => d.device_id === deviceId)) {
+    const errcode = stable ? "M_UNKNOWN_DEVICE" : "ORG.MATRIX.MSC4326.M_UNKNOWN_DEVICE";
+    throw new MatrixError(errcode, 400, `${userId} has no device ${deviceId}`);
+  }
+  return deviceId;
 }
 
 /** Forgets that a user was known (tests; registration of a ghost marks it known). */

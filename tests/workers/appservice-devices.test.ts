@@ -1,0 +1,59 @@
+// Device masquerading by appservices (MSC4326, from MSC3202): `device_id` /
+// `org.matrix.msc3202.device_id` next to `user_id` on as_token requests.
+// https://github.com/matrix-org/matrix-spec-proposals/pull/4326
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { deviceKeysActor } from "../../party/stubs.ts";
+import { FakeDevice } from "../lib/e2ee/client.ts";
+import { call, expectError, newUser, SERVER_NAME, V3, type Reply } from "./room-helpers.ts";
+
+const AS_TOKEN = "as-token-bridge";
+
+async function asCall(method: string, path: string, body: unknown, query: Record<string, string>, token = AS_TOKEN): Promise<Reply> {
+  return call(method, `${path}?${new URLSearchParams(query)}`, body, token);
+}
+
+let n = 0;
+/** A ghost logged in once through m.login.application_service: it has one device. */
+async function ghostWithDevice(): Promise<{ userId: string; deviceId: string }> {
+  const r = await asCall("POST", `${V3}/register`, { type: "m.login.application_service", username: `_gh_dev${++n}x${Math.floor(Math.random() * 1e6)}` }, {});
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return { userId: r.body.user_id as string, deviceId: r.body.device_id as string };
+}
+
+describe("[as: device masquerading] device_id with user_id (MSC4326)", () => {
+  it("[as: device masquerading] an existing device of the asserted user is the request's device (whoami, keys/upload), under both parameter names", async () => {
+    const g = await ghostWithDevice();
+    const who = await asCall("GET", `${V3}/account/whoami`, undefined, { user_id: g.userId, device_id: g.deviceId });
+    expect(who.status).toBe(200);
+    expect(who.body).toEqual({ user_id: g.userId, device_id: g.deviceId, is_guest: false });
+    const unstable = await asCall("GET", `${V3}/account/whoami`, undefined, { user_id: g.userId, "org.matrix.msc3202.device_id": g.deviceId });
+    expect(unstable.body).toEqual({ user_id: g.userId, device_id: g.deviceId, is_guest: false });
+    // Keys uploaded as the masqueraded device are that device's keys.
+    const dev = await FakeDevice.create(g.userId, g.deviceId);
+    const up = await asCall("POST", `${V3}/keys/upload`, { device_keys: await dev.deviceKeys(), one_time_keys: await dev.oneTimeKeys(3) }, { user_id: g.userId, device_id: g.deviceId });
+    expect(up.status, JSON.stringify(up.body)).toBe(200);
+    expect(up.body).toEqual({ one_time_key_counts: { signed_curve25519: 3 } });
+    expect(await deviceKeysActor(env, g.userId).oneTimeKeyCounts(g.deviceId)).toEqual({ signed_curve25519: 3 });
+  });
+
+  it("[as: device masquerading] a device the user does not have is 400 M_UNKNOWN_DEVICE (the unstable parameter: ORG.MATRIX.MSC4326.M_UNKNOWN_DEVICE)", async () => {
+    const g = await ghostWithDevice();
+    const other = await ghostWithDevice();
+    expectError(await asCall("GET", `${V3}/account/whoami`, undefined, { user_id: g.userId, device_id: other.deviceId }), 400, "M_UNKNOWN_DEVICE");
+    expectError(await asCall("GET", `${V3}/account/whoami`, undefined, { user_id: g.userId, "org.matrix.msc3202.device_id": "NOSUCHDEV" }), 400, "ORG.MATRIX.MSC4326.M_UNKNOWN_DEVICE");
+    // Without user_id the device is looked up on the appservice's sender, which has none.
+    expectError(await asCall("GET", `${V3}/account/whoami`, undefined, { device_id: g.deviceId }), 400, "M_UNKNOWN_DEVICE");
+    // Outside the namespace the user_id check comes first.
+    const alice = await newUser();
+    expectError(await asCall("GET", `${V3}/account/whoami`, undefined, { user_id: alice.userId, device_id: "X" }), 403, "M_FORBIDDEN");
+  });
+
+  it("[as: device masquerading] device_id on an ordinary user's request is ignored, as user_id is", async () => {
+    const alice = await newUser();
+    const who = await call("GET", `${V3}/account/whoami?device_id=SOMETHINGELSE&user_id=${encodeURIComponent(`@_gh_x:${SERVER_NAME}`)}`, undefined, alice.token);
+    expect(who.status).toBe(200);
+    expect(who.body.user_id).toBe(alice.userId);
+    expect(who.body.device_id).toBe(alice.deviceId);
+  });
+});
