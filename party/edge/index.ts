@@ -29,6 +29,7 @@ import * as roomReads from "./room-reads.ts";
 import * as reports from "./reports.ts";
 import * as userDirectory from "./user-directory.ts";
 import * as voip from "./voip.ts";
+import * as whois from "./whois.ts";
 import { Router } from "./router.ts";
 
 export { ServerActor } from "../server.ts";
@@ -197,6 +198,8 @@ export const router = new Router()
   .post("/_matrix/client/v3/users/{userId}/report", reports.reportUser)
   // VoIP (party/edge/voip.ts)
   .get("/_matrix/client/v3/voip/turnServer", voip.turnServer)
+  // Server administration (party/edge/whois.ts)
+  .get("/_matrix/client/v3/admin/whois/{userId}", whois.whois)
   // Operator bootstrap: Synapse-compatible shared-secret registration
   .get("/_synapse/admin/v1/register", admin.adminNonce)
   .post("/_synapse/admin/v1/register", admin.adminRegister);
