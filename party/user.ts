@@ -594,6 +594,7 @@ export class User extends Server<Env> {
           // Thrown inside the transaction: the insert above is rolled back.
           throw new MatrixError("M_PROFILE_TOO_LARGE", 400, "Profile would exceed 64 KiB");
         }
+        this.#queueProfile(key);
       }),
     ).then(() => this.#outbox().deliver());
   }
@@ -665,7 +666,6 @@ export class User extends Server<Env> {
     const row = this.#one<{ filter_id: number }>(
       "INSERT INTO filters (filter) VALUES (?) RETURNING filter_id",
       JSON.stringify(filter),
-        this.#queueProfile(key);
     );
     return String(row!.filter_id);
   }
@@ -714,6 +714,14 @@ export class User extends Server<Env> {
     const has = this.#hasPushers();
     // Rooms evaluate rules only for members with pushers: tell them when that changes.
     if (has !== had) await tellRoomsAboutPushers(this.env, this.name, this.#rooms().joinedRooms(), has);
+    await this.#outbox().deliver();
+  }
+
+  /** From another user's outbox: their `append: false` pusher takes this one's place (idempotent). */
+  async evictPusher(p: { appId: string; pushkey: string }): Promise<void> {
+    this.ctx.storage.transactionSync(() => push.applyPusherChange(this.ctx.storage.sql, { remove: true, app_id: p.appId, pushkey: p.pushkey }, null));
+    // This user's own index rows follow (queued by the trigger); the alarm retries if D1 fails.
+    await this.#outbox().deliver();
   }
 
   /** From a room's outbox: one event for this user's pushers (party/push/deliver.ts). Throws to be retried. */
@@ -766,14 +774,6 @@ export class User extends Server<Env> {
 
   async #checkStage(type: string, auth: AuthDict): Promise<StageResult> {
     const fail = (error: string): StageResult => ({ ok: false, errcode: "M_FORBIDDEN", error });
-    await this.#outbox().deliver();
-  }
-
-  /** From another user's outbox: their `append: false` pusher takes this one's place (idempotent). */
-  async evictPusher(p: { appId: string; pushkey: string }): Promise<void> {
-    this.ctx.storage.transactionSync(() => push.applyPusherChange(this.ctx.storage.sql, { remove: true, app_id: p.appId, pushkey: p.pushkey }, null));
-    // This user's own index rows follow (queued by the trigger); the alarm retries if D1 fails.
-    await this.#outbox().deliver();
     switch (type) {
       case "m.login.dummy":
         return { ok: true };
