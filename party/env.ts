@@ -36,6 +36,14 @@ export interface Env {
   APPSERVICE_REGISTRATIONS?: string;
   /** Number of sync hub shards (docs/design/sync.md); default 16. */
   SYNC_HUB_SHARDS?: string;
+  /** Simplified sliding sync (docs/configuration.md): connections kept per device (default 10). */
+  SLIDING_SYNC_MAX_CONNECTIONS?: string;
+  /** Lists per request (default 100, the MSC's bound). */
+  SLIDING_SYNC_MAX_LISTS?: string;
+  /** Room subscriptions per request (default 500). */
+  SLIDING_SYNC_MAX_SUBSCRIPTIONS?: string;
+  /** Largest timeline_limit honoured; larger ones are capped (default 500). */
+  SLIDING_SYNC_MAX_TIMELINE_LIMIT?: string;
   RATE_LIMITS_ENABLED?: string;
   MAX_REQUEST_BYTES?: string;
   RATE_LOGIN_BURST?: string;

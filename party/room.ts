@@ -47,6 +47,8 @@ import { restrictIntent, tombstoneIntent, upgradeSource } from "./room/upgrade.t
 import { RoomHead, WritePath, writeNewRoom, type Intent, type WriteContext } from "./room/write-path.ts";
 import { roomActor } from "./stubs.ts";
 import { RoomSyncSource } from "./sync/room-source.ts";
+import { slidingRoom } from "./sync/sliding/room-feed.ts";
+import type { SlidingRoomRequest } from "../lib/sync/sliding/room-result.ts";
 import type { RoomSyncRequest } from "../lib/sync/response.ts";
 import type { PublishedPosition } from "../lib/sync/position.ts";
 import { addPushNotices, pushCountScanLimit, PushMembers, RoomCounts, type RoomNotification } from "./room/push.ts";
@@ -421,6 +423,11 @@ export class Room extends Server<Env> {
   /** /sync: the room's position, for a user whose hub shard did not know it. */
   async syncPosition(): Promise<PublishedPosition> {
     return rpcErrors(() => this.#sync().position());
+  }
+
+  /** Sliding sync (MSC4186): this room's part for one connection, as JSON text (party/sync/sliding/room-feed.ts). */
+  async slidingRoom(req: SlidingRoomRequest): Promise<string> {
+    return rpcErrors(() => JSON.stringify(slidingRoom(this.#syncRoomView(), this.#sync().position(), req)));
   }
 
   /**

@@ -473,6 +473,15 @@ export class User extends Server<Env> {
     this.#syncer().notify();
   }
 
+  /**
+   * Simplified sliding sync (MSC4186, party/sync/sliding/) for one device: the response
+   * JSON text, its pos, and whether nothing was new. Called by the HTTP route and by the
+   * WebSocket transport; `timeoutMs` 0 answers at once.
+   */
+  async slidingSync(deviceId: string, requestJson: string, pos: string | null, timeoutMs: number): Promise<{ body: string; pos: string; empty: boolean }> {
+    return rpcErrors(() => this.#syncer().sliding().request(deviceId, requestJson, pos, timeoutMs));
+  }
+
   #sync: UserSync | undefined;
   #syncer(): UserSync {
     return (this.#sync ??= new UserSync(this.ctx, this.env, this.name));

@@ -155,3 +155,22 @@ END;
 CREATE TRIGGER pushers_index_delete AFTER DELETE ON pushers BEGIN
   INSERT OR REPLACE INTO user_outbox (kind, target, payload, next_ts, attempts) VALUES ('pusher_index', '', '{}', 0, 0);
 END;
+
+-- migration 6: sliding sync connections (party/sync/sliding/store.ts, docs/design/sync.md)
+-- One row per (device, conn_id) of simplified sliding sync (MSC4186); at most
+-- SLIDING_SYNC_MAX_CONNECTIONS per device, least recently used dropped first.
+CREATE TABLE sliding_connections (
+  id INTEGER PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  conn_id TEXT NOT NULL,
+  used_ts INTEGER NOT NULL,
+  UNIQUE (device_id, conn_id)
+);
+-- Versions of a connection's state (lib/sync/sliding/connection.ts) that a pos names:
+-- the one the client last acknowledged and the one answered after it.
+CREATE TABLE sliding_states (
+  connection INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  PRIMARY KEY (connection, seq)
+);

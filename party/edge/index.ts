@@ -86,6 +86,7 @@ export const router = new Router()
   .get("/_matrix/client/v3/user/{userId}/filter/{filterId}", filters.getFilter)
   // Sync (party/edge/sync.ts; docs/design/sync.md)
   .get("/_matrix/client/v3/sync", sync.sync)
+  .post("/_matrix/client/unstable/org.matrix.simplified_msc3575/sync", sync.slidingSync)
   // Media (party/edge/media.ts); the unauthenticated /_matrix/media/v3 downloads only with LEGACY_MEDIA_ENABLED
   .post("/_matrix/media/v3/upload", media.upload)
   .post("/_matrix/media/v1/create", media.create)

@@ -6,6 +6,7 @@
 export class Signal {
   #generation = 0;
   readonly #waiters = new Set<() => void>();
+  readonly #listeners = new Set<() => void>();
 
   get generation(): number {
     return this.#generation;
@@ -17,6 +18,13 @@ export class Signal {
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const w of waiters) w();
+    for (const l of [...this.#listeners]) l();
+  }
+
+  /** Calls `listener` on every fire until the returned function is called (push transports). */
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Resolves when fired after `generation`, or at `deadline` (epoch ms). */

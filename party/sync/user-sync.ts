@@ -27,6 +27,7 @@ import { SYNC_COUNTERS } from "./counters.ts";
 import { Signal } from "./signal.ts";
 import { attachUnreadCounts } from "../push/sync-counts.ts";
 import { SyncStore } from "./store.ts";
+import { SlidingSync } from "./sliding/sliding-sync.ts";
 import { applyEventFields } from "../../lib/sync/event-fields.ts";
 
 /** Rooms asked at once during one sync. */
@@ -87,7 +88,23 @@ export class UserSync {
   /** Something local changed (account data, a membership, to-device, device lists). */
   notify(): void {
     this.#e2ee.stale();
+    this.#sliding?.stale();
     this.#signal.fire();
+  }
+
+  /**
+   * Calls `listener` whenever something a sync may want happened (hub wake, local change,
+   * DeviceKeys notification); returns the unsubscribe function. The WebSocket transport
+   * of sliding sync (party/sync/socket.ts) pushes from here instead of polling.
+   */
+  onChange(listener: () => void): () => void {
+    return this.#signal.subscribe(listener);
+  }
+
+  #sliding: SlidingSync | undefined;
+  /** Simplified sliding sync (MSC4186) of this user, on the same signal and hub arming. */
+  sliding(): SlidingSync {
+    return (this.#sliding ??= new SlidingSync(this.ctx, this.env, this.userId, this.#signal));
   }
 
   /** Long-polls waiting now. */
@@ -97,6 +114,7 @@ export class UserSync {
 
   devicesDeleted(deviceIds: string[] | null): void {
     this.#store.deleteDevices(deviceIds);
+    this.sliding().devicesDeleted(deviceIds);
     for (const d of deviceIds ?? []) this.#lazy.forget(d);
   }
 
