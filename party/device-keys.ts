@@ -17,11 +17,13 @@ import type { BackupVersionBody, RoomKey, RoomKeysScope } from "../lib/e2ee/key-
 import { roomKeysResponse } from "../lib/e2ee/key-backup.ts";
 import { parseUploadedKeys, verifyUploadedKeys, type UploadedKey } from "../lib/e2ee/one-time-keys.ts";
 import { parseSignaturesUpload, type SignatureFailure } from "../lib/e2ee/signatures-upload.ts";
+import type { RoomObservation } from "../lib/e2ee/device-list-tracking.ts";
 import { MatrixError } from "../lib/errors.ts";
 import { serverNameOf } from "../lib/identifiers.ts";
 import type { JsonObject } from "../lib/json.ts";
 import { toDeviceForAppservices } from "./appservice/to-device-hook.ts";
 import * as backup from "./device-keys/backup.ts";
+import { DEVICE_LIST_COUNTERS } from "./device-keys/counters.ts";
 import * as dehydrated from "./device-keys/dehydrated.ts";
 import { crossSigningKeys, storeCrossSigningKeys, userKeys } from "./device-keys/cross-signing.ts";
 import * as lists from "./device-keys/device-lists.ts";
@@ -32,7 +34,7 @@ import * as inbox from "./device-keys/to-device.ts";
 import { rpcErrors } from "./edge/http.ts";
 import { loadConfig, type Env } from "./env.ts";
 import { migrateOnStart } from "./migrations.ts";
-import { deviceKeysActor, userActor } from "./stubs.ts";
+import { deviceKeysActor, roomActor, userActor } from "./stubs.ts";
 import type { UiaReply } from "./user.ts";
 import schema from "../schema/device-keys.sql";
 
@@ -210,33 +212,9 @@ export class DeviceKeys extends Server<Env> {
     return lists.changesSince(this.#store, since);
   }
 
-  /** This user now shares a room with these users: follow their device lists. */
-  async trackUsers(userIds: string[]): Promise<void> {
-    this.#store.tx(() => lists.track(this.#store, userIds, (u) => this.#isLocal(u)));
-    this.#afterCommit();
-  }
-
-  /** No shared room is left with these users: stop following them (they appear in `left`). */
-  async untrackUsers(userIds: string[]): Promise<void> {
-    this.#store.tx(() => lists.untrack(this.#store, userIds, (u) => this.#isLocal(u)));
-    this.#afterCommit();
-  }
-
-  async trackedUsers(): Promise<string[]> {
-    return lists.trackedUsers(this.#store);
-  }
-
-  /** From `watcher`'s actor: it starts or stops following this user's device list. */
-  async setWatcher(watcher: string, watching: boolean): Promise<void> {
-    lists.setWatcher(this.#store, watcher, watching);
-  }
-
-  /** From `userId`'s actor: its devices changed. */
-  async noteDeviceListChanged(userId: string): Promise<void> {
-    this.#store.tx(() => {
-      if (this.#store.one("SELECT 1 AS x FROM device_list_tracked WHERE user_id = ?", userId)) lists.recordChange(this.#store, userId, "changed");
-    });
-    this.#notifySync();
+  /** Users this user shares a room with, as its syncs recorded them (tests, diagnostics). */
+  async sharedUsers(): Promise<string[]> {
+    return lists.sharedUsers(this.#store);
   }
 
   /** From the User actor after it deleted devices (null: all of them). */
@@ -245,15 +223,65 @@ export class DeviceKeys extends Server<Env> {
     this.#afterCommit();
   }
 
-  /** Delivers due outbox rows now; the alarm calls this, tests may too. Returns how many were delivered. */
-  async flushOutbox(): Promise<number> {
-    const n = await lists.flushOutbox(this.#store, (item) => {
-      const target = deviceKeysActor(this.env, item.target);
-      return item.kind === "changed" ? target.noteDeviceListChanged(this.name) : target.setWatcher(this.name, item.kind === "watch");
+  /**
+   * From the User actor after the account was deactivated (its devices are gone already):
+   * every key goes — device, one-time and fallback keys, cross-signing keys and the
+   * signatures on them, key backups, the dehydrated device, the inboxes — and users who
+   * share a room see the change (their clients then find no keys). Synapse deletes device
+   * keys and backups on deactivation; cross-signing keys are deleted here too, so that a
+   * user ID handed out again does not inherit the old identity.
+   */
+  async accountDeactivated(): Promise<void> {
+    const s = this.#store;
+    s.tx(() => {
+      const had = keys.removeDevices(s, null);
+      const crossSigning = s.one("SELECT 1 AS x FROM cross_signing_keys LIMIT 1") !== null;
+      for (const t of ["cross_signing_keys", "key_signatures", "backup_keys"]) s.run(`DELETE FROM ${t}`);
+      s.run("UPDATE backup_versions SET deleted = 1, count = 0");
+      if (crossSigning && !had) lists.recordOwnChange(s);
     });
+    this.#afterCommit();
+  }
+
+  /**
+   * Delivers due outbox rows now (a `rooms` row first becomes one row per joined room, which
+   * go out in the next round); the alarm calls this, tests may too. Returns how many rows
+   * were delivered.
+   */
+  async flushOutbox(): Promise<number> {
+    // One pass at a time: two concurrent passes would both send the rows they both found due.
+    while (this.#flushing) await this.#flushing.catch(() => 0);
+    this.#flushing = this.#flushPass();
+    try {
+      return await this.#flushing;
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  #flushing: Promise<number> | undefined;
+
+  async #flushPass(): Promise<number> {
+    let n = 0;
+    for (let round = 0; round < 8; round++) {
+      const done = await lists.flushOutbox(this.#store, (item) => this.#deliver(item));
+      n += done;
+      const next = lists.nextDue(this.#store);
+      if (done === 0 || next === null || next > Date.now()) break;
+    }
     const next = lists.nextDue(this.#store);
     if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
     return n;
+  }
+
+  async #deliver(item: lists.OutboxItem): Promise<void> {
+    if (item.kind === "rooms") {
+      const rooms = await userActor(this.env, this.name).joinedRooms();
+      this.#store.tx(() => lists.enqueueRooms(this.#store, rooms));
+      return;
+    }
+    await roomActor(this.env, item.target).deviceListChanged(this.name);
+    DEVICE_LIST_COUNTERS.roomNotices++;
   }
 
   override async onAlarm(): Promise<void> {
@@ -331,13 +359,22 @@ export class DeviceKeys extends Server<Env> {
 
   /**
    * Everything /sync needs from this actor in one call: acknowledges `toDeviceSince` (the
-   * position the client sent back), then returns what follows it, the device-list changes
-   * after `deviceListSince`, and the device's key counts.
+   * position the client sent back), records what the sync's room answers said about the
+   * users it shares rooms with (`observed`, docs/design/e2ee.md), then returns what follows
+   * `toDeviceSince`, the device-list changes after `deviceListSince`, and the key counts.
    */
-  async syncState(deviceId: string, p: { toDeviceSince: number; toDeviceLimit?: number; deviceListSince: number }): Promise<E2eeSyncState> {
+  async syncState(
+    deviceId: string,
+    p: { toDeviceSince: number; toDeviceLimit?: number; deviceListSince: number; observed?: RoomObservation[] },
+  ): Promise<E2eeSyncState> {
     const s = this.#store;
-    return s.tx(() => {
+    let recorded = false;
+    const state = s.tx(() => {
       inbox.ack(s, deviceId, p.toDeviceSince);
+      if (p.observed && p.observed.length > 0) {
+        DEVICE_LIST_COUNTERS.observationCalls++;
+        recorded = lists.observe(s, p.observed);
+      }
       return {
         toDevice: inbox.since(s, deviceId, p.toDeviceSince, p.toDeviceLimit),
         deviceLists: lists.changesSince(s, p.deviceListSince),
@@ -345,6 +382,9 @@ export class DeviceKeys extends Server<Env> {
         unusedFallbackKeyTypes: keys.unusedFallbackKeyTypes(s, deviceId),
       };
     });
+    // The user's other devices' waiting syncs must see what this one recorded.
+    if (recorded) this.#notifySync();
+    return state;
   }
 
   // ---- key backup ---------------------------------------------------------------------------

@@ -131,3 +131,25 @@ CREATE TABLE dehydrated_device (
   device_data TEXT NOT NULL,
   created_ts INTEGER NOT NULL
 );
+
+-- migration 2: device-list tracking by rooms (docs/design/e2ee.md, "Device lists")
+-- Per-pair tracking (tracked users, watchers, watch messages) is replaced: the user's
+-- syncs record here the joined members of each room the user is in, as the room
+-- answers said (`stream`: the room's event stream they hold at; `dl_pos`: the room's
+-- device-list position up to which key changes were recorded). A user is "shared" while
+-- in at least one of these lists. Key changes of this user go to the user's rooms
+-- (outbox kind 'rooms' expands to one 'room' row per joined room).
+DROP TABLE device_list_tracked;
+DROP TABLE device_list_watchers;
+DELETE FROM outbox WHERE kind IN ('changed', 'watch', 'unwatch');
+CREATE TABLE shared_rooms (
+  room_id TEXT PRIMARY KEY,
+  stream INTEGER NOT NULL,
+  dl_pos INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE shared_members (
+  room_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX shared_members_user ON shared_members (user_id);

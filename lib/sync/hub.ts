@@ -124,7 +124,7 @@ export class HubState {
     this.#disarm(userId);
     if (arm) {
       const rooms = new Map<string, RoomPosition>(known);
-      for (const d of changed) rooms.set(d.roomId, { s: d.pos.s, r: d.pos.r, t: d.pos.t });
+      for (const d of changed) rooms.set(d.roomId, d.pos.d ? { s: d.pos.s, r: d.pos.r, t: d.pos.t, d: d.pos.d } : { s: d.pos.s, r: d.pos.r, t: d.pos.t });
       this.#armed.set(userId, { rooms, until: armUntil });
       for (const [roomId] of known) {
         let set = this.#byRoom.get(roomId);

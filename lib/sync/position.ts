@@ -17,6 +17,11 @@ export interface RoomPosition {
   r: number;
   /** Typing serial (changes whenever the typing set changes). */
   t: number;
+  /**
+   * Device-list stream: the room's counter of "a member's device list changed"
+   * (docs/design/e2ee.md). Absent means 0 (tokens and positions from before it existed).
+   */
+  d?: number;
 }
 
 export interface PublishedPosition extends RoomPosition {
@@ -28,12 +33,15 @@ export const ZERO_POSITION: Readonly<RoomPosition> = Object.freeze({ s: 0, r: 0,
 
 /** Whether `now` has anything `known` has not: any stream ahead. */
 export function isAhead(now: RoomPosition, known: RoomPosition): boolean {
-  return now.s > known.s || now.r > known.r || now.t > known.t;
+  return now.s > known.s || now.r > known.r || now.t > known.t || (now.d ?? 0) > (known.d ?? 0);
 }
 
 /** Componentwise maximum: positions are absolute, so merging reports never moves backwards. */
 export function mergePosition(a: PublishedPosition, b: PublishedPosition): PublishedPosition {
-  return { s: Math.max(a.s, b.s), r: Math.max(a.r, b.r), t: Math.max(a.t, b.t), b: Math.max(a.b, b.b) };
+  const out: PublishedPosition = { s: Math.max(a.s, b.s), r: Math.max(a.r, b.r), t: Math.max(a.t, b.t), b: Math.max(a.b, b.b) };
+  const d = Math.max(a.d ?? 0, b.d ?? 0);
+  if (d > 0) out.d = d;
+  return out;
 }
 
 /** The user's membership in a room, as sync sections group rooms. */
@@ -69,20 +77,24 @@ export function b36(n: number): string {
   return n.toString(36);
 }
 
-/** `idx.m.ms.s.r.t` — a room index (small integer) and its view, all base 36. */
+/** `idx.m.ms.s.r.t[.d]` — a room index (small integer) and its view, all base 36; `.d` only when not 0. */
 export function encodeView(idx: number, v: RoomView): string {
-  return `${b36(idx)}.${MEMBERSHIP_CODES[v.m]}.${b36(v.ms)}.${b36(v.s)}.${b36(v.r)}.${b36(v.t)}`;
+  const base = `${b36(idx)}.${MEMBERSHIP_CODES[v.m]}.${b36(v.ms)}.${b36(v.s)}.${b36(v.r)}.${b36(v.t)}`;
+  return v.d ? `${base}.${b36(v.d)}` : base;
 }
 
 export function decodeView(text: string): { idx: number; view: RoomView } | undefined {
   const p = text.split(".");
-  if (p.length !== 6) return undefined;
+  if (p.length !== 6 && p.length !== 7) return undefined;
   const m = CODE_MEMBERSHIPS[p[1]!];
   const [idx, ms, s, r, t] = [p[0], p[2], p[3], p[4], p[5]].map(num);
   if (m === undefined || idx === undefined || ms === undefined || s === undefined || r === undefined || t === undefined) {
     return undefined;
   }
-  return { idx, view: { m, ms, s, r, t } };
+  if (p.length === 6) return { idx, view: { m, ms, s, r, t } };
+  const d = num(p[6]);
+  if (d === undefined || d === 0) return undefined; // 0 is never written: the text was altered
+  return { idx, view: { m, ms, s, r, t, d } };
 }
 
 /** A set of views (a checkpoint, or a token's inline part), entries joined by `-`. */

@@ -77,5 +77,5 @@ export function nextInline(
 }
 
 export function sameView(a: RoomView, b: RoomView): boolean {
-  return a.m === b.m && a.ms === b.ms && a.s === b.s && a.r === b.r && a.t === b.t;
+  return a.m === b.m && a.ms === b.ms && a.s === b.s && a.r === b.r && a.t === b.t && (a.d ?? 0) === (b.d ?? 0);
 }

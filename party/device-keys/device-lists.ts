@@ -3,20 +3,27 @@
  * /keys/changes), and how it learns about other users' changes.
  *
  * Each user's actor keeps the latest change per user it cares about — itself and the users
- * it tracks — at a position from its own counter. Only the latest entry matters: a user
- * changed after position P whenever its latest entry is after P. So the stream is bounded
- * by the number of tracked users and needs no pruning.
+ * it shares a room with — at a position from its own counter. Only the latest entry
+ * matters: a user changed after position P whenever its latest entry is after P. So the
+ * stream is bounded by the number of users ever shared with and needs no pruning.
  *
- * Push, not poll: when Y's keys change, Y's actor notifies the actors of the local users
- * watching Y (those who called trackUsers([Y])). Notifications go through an outbox written
- * in the same transaction as the change, delivered after commit and retried by alarm; one
- * pending row per (target, kind) coalesces bursts. See docs/design/e2ee.md for the costs.
+ * Tracking is by rooms, not by pairs of users (docs/design/e2ee.md, "Device lists"):
+ * - this user's own change goes, through the outbox, to each room the user is joined to
+ *   (`Room.deviceListChanged`), which puts it in the room's device-list stream;
+ * - this user's syncs read the rooms' answers (whole member lists, who joined or left,
+ *   whose keys changed) and hand them here (`observe`): the per-room member lists decide
+ *   who is newly shared (changed) or no longer shared (left).
  */
+import { applyObservations, type MemberLists, type RoomObservation } from "../../lib/e2ee/device-list-tracking.ts";
 import type { Store } from "./store.ts";
 
 export type ChangeKind = "changed" | "left";
-/** What an outbox row asks the target actor to do. */
-export type OutboxKind = "changed" | "watch" | "unwatch";
+/**
+ * What an outbox row asks: `rooms` (target "*"): look up this user's joined rooms and
+ * queue a `room` row for each; `room` (target: a room ID): tell that room this user's
+ * device list changed.
+ */
+export type OutboxKind = "rooms" | "room";
 
 export interface DeviceListChanges {
   changed: string[];
@@ -46,10 +53,10 @@ export function recordChange(store: Store, userId: string, kind: ChangeKind): nu
   return pos;
 }
 
-/** This user's own devices or cross-signing keys changed: note it, and tell every watcher. */
+/** This user's own devices or cross-signing keys changed: note it, and tell every room of the user. */
 export function recordOwnChange(store: Store): void {
   recordChange(store, store.userId, "changed");
-  for (const w of store.all<{ watcher: string }>("SELECT watcher FROM device_list_watchers")) enqueue(store, w.watcher, "changed");
+  enqueue(store, "*", "rooms");
 }
 
 /** Users whose latest change is after `since`. `since` beyond the current position is treated as current. */
@@ -65,41 +72,50 @@ export function changesSince(store: Store, since: number): DeviceListChanges {
   };
 }
 
-/** Starts tracking users (they now share a room with this user); each appears as changed. */
-export function track(store: Store, userIds: readonly string[], isLocal: (u: string) => boolean): void {
-  for (const u of userIds) {
-    if (u === store.userId || store.one("SELECT 1 AS x FROM device_list_tracked WHERE user_id = ?", u)) continue;
-    store.run("INSERT INTO device_list_tracked (user_id) VALUES (?)", u);
-    recordChange(store, u, "changed");
-    if (isLocal(u)) enqueue(store, u, "watch");
-  }
+/** The per-room member lists as lib/e2ee/device-list-tracking.ts reads and writes them. */
+function memberLists(store: Store): MemberLists {
+  return {
+    streamOf: (roomId) => store.one<{ stream: number }>("SELECT stream FROM shared_rooms WHERE room_id = ?", roomId)?.stream,
+    deviceListPosOf: (roomId) => store.one<{ dl_pos: number }>("SELECT dl_pos FROM shared_rooms WHERE room_id = ?", roomId)?.dl_pos ?? 0,
+    members: (roomId) => store.all<{ user_id: string }>("SELECT user_id FROM shared_members WHERE room_id = ?", roomId).map((r) => r.user_id),
+    add: (roomId, userId) => store.run("INSERT INTO shared_members (room_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", roomId, userId),
+    remove: (roomId, userId) => store.run("DELETE FROM shared_members WHERE room_id = ? AND user_id = ?", roomId, userId),
+    dropRoom: (roomId) => {
+      store.run("DELETE FROM shared_members WHERE room_id = ?", roomId);
+      store.run("DELETE FROM shared_rooms WHERE room_id = ?", roomId);
+    },
+    setRoom: (roomId, stream) =>
+      store.run("INSERT INTO shared_rooms (room_id, stream) VALUES (?, ?) ON CONFLICT (room_id) DO UPDATE SET stream = excluded.stream", roomId, stream),
+    setDeviceListPos: (roomId, d) => store.run("UPDATE shared_rooms SET dl_pos = ? WHERE room_id = ?", d, roomId),
+    shared: (userId) => store.one("SELECT 1 AS x FROM shared_members WHERE user_id = ? LIMIT 1", userId) !== null,
+  };
 }
 
-/** Stops tracking users (no shared room left); each appears as left. */
-export function untrack(store: Store, userIds: readonly string[], isLocal: (u: string) => boolean): void {
-  for (const u of userIds) {
-    if (!store.one("SELECT 1 AS x FROM device_list_tracked WHERE user_id = ?", u)) continue;
-    store.run("DELETE FROM device_list_tracked WHERE user_id = ?", u);
-    recordChange(store, u, "left");
-    if (isLocal(u)) enqueue(store, u, "unwatch");
-  }
+/**
+ * What this user's sync learnt from its room answers: users newly shared are recorded as
+ * changed (the client fetches their keys), users no longer shared as left, key changes of
+ * shared users as changed. Returns whether anything was recorded.
+ */
+export function observe(store: Store, observations: readonly RoomObservation[]): boolean {
+  const outcome = applyObservations(memberLists(store), store.userId, observations);
+  for (const [u, shared] of outcome.sharing) recordChange(store, u, shared ? "changed" : "left");
+  for (const u of outcome.keysChanged) if (!outcome.sharing.has(u)) recordChange(store, u, "changed");
+  return outcome.sharing.size > 0 || outcome.keysChanged.length > 0;
 }
 
-export function trackedUsers(store: Store): string[] {
-  return store.all<{ user_id: string }>("SELECT user_id FROM device_list_tracked ORDER BY user_id").map((r) => r.user_id);
+/** Users this user shares a room with, as its syncs recorded them. */
+export function sharedUsers(store: Store): string[] {
+  return store.all<{ user_id: string }>("SELECT DISTINCT user_id FROM shared_members ORDER BY user_id").map((r) => r.user_id);
 }
 
-export function setWatcher(store: Store, watcher: string, watching: boolean): void {
-  if (watching) store.run("INSERT INTO device_list_watchers (watcher) VALUES (?) ON CONFLICT DO NOTHING", watcher);
-  else store.run("DELETE FROM device_list_watchers WHERE watcher = ?", watcher);
+/** Queues a `room` row for each of these rooms (expanding a `rooms` row). */
+export function enqueueRooms(store: Store, roomIds: readonly string[]): void {
+  for (const roomId of roomIds) enqueue(store, roomId, "room");
 }
 
 // ---- outbox ---------------------------------------------------------------------------
 
 export function enqueue(store: Store, target: string, kind: OutboxKind): void {
-  // watch/unwatch cancel each other: only the latest intent is delivered.
-  if (kind === "watch") store.run("DELETE FROM outbox WHERE target = ? AND kind = 'unwatch'", target);
-  if (kind === "unwatch") store.run("DELETE FROM outbox WHERE target = ? AND kind = 'watch'", target);
   store.run(
     "INSERT INTO outbox (target, kind, gen, attempts, next_ts) VALUES (?, ?, ?, 0, ?) " +
       "ON CONFLICT (target, kind) DO UPDATE SET gen = excluded.gen, attempts = 0, next_ts = excluded.next_ts",

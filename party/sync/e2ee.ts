@@ -5,6 +5,8 @@
  * (to-device delivery, device-list change, key upload, key claim), so most long-polls
  * cost it no call. Design: docs/design/sync.md.
  */
+import { observeRooms, type RoomAnswerFacts, type RoomObservation } from "../../lib/e2ee/device-list-tracking.ts";
+import { MatrixError } from "../../lib/errors.ts";
 import type { JsonObject } from "../../lib/json.ts";
 import type { Env } from "../env.ts";
 import { deviceKeysActor } from "../stubs.ts";
@@ -17,7 +19,7 @@ import { SYNC_COUNTERS } from "./counters.ts";
 interface E2eeSyncRpc {
   syncState(
     deviceId: string,
-    p: { toDeviceSince: number; deviceListSince: number },
+    p: { toDeviceSince: number; deviceListSince: number; observed?: RoomObservation[] },
   ): Promise<{
     toDevice: { events: JsonObject[]; next: number; more: boolean };
     deviceLists: { changed: string[]; left: string[]; pos: number };
@@ -33,6 +35,8 @@ export class E2eeAnswers {
   #epoch = 0;
   /** Per device: the last answer that had nothing new, and the epoch it was fetched in. */
   readonly #quiet = new Map<string, { epoch: number; state: E2eeState }>();
+  /** Per room: the stream of the last whole member list the DeviceKeys actor took (memory only: after a restart a list is sent once more). */
+  readonly #listsSent = new Map<string, number>();
 
   constructor(
     private readonly env: Env,
@@ -48,6 +52,39 @@ export class E2eeAnswers {
    * nothing new is reused while no notification came in (the DeviceKeys actor notifies
    * after every change, key claims included) and the client continues from it.
    */
+  /**
+   * Hands what this sync's room answers said about shared users (whole member lists, who
+   * joined or left, whose keys changed) to the DeviceKeys actor and returns its fresh
+   * state; undefined when the answers said nothing of the kind (no call). A failure fails
+   * the sync (503): the client retries from the same token, so nothing is lost.
+   */
+  async record(
+    deviceId: string,
+    toDeviceSince: number,
+    deviceListSince: number,
+    answers: ReadonlyArray<readonly [roomId: string, since: unknown, result: RoomAnswerFacts]>,
+  ): Promise<E2eeState | undefined> {
+    const observed = observeRooms(
+      answers.map(([roomId, , r]) => [roomId, r] as const),
+      this.#listsSent,
+    );
+    if (observed.length === 0) return undefined;
+    SYNC_COUNTERS.e2eeCalls++;
+    let state: E2eeState;
+    try {
+      state = await (deviceKeysActor(this.env, this.userId) as unknown as E2eeSyncRpc).syncState(deviceId, { toDeviceSince, deviceListSince, observed });
+    } catch (e) {
+      console.error("sync: recording device-list observations failed", e);
+      throw new MatrixError("M_UNKNOWN", 503, "Device lists are unavailable; retry");
+    }
+    for (const o of observed) {
+      if (o.members) this.#listsSent.set(o.roomId, o.stream);
+      if (o.gone) this.#listsSent.delete(o.roomId);
+    }
+    this.#quiet.delete(deviceId);
+    return state;
+  }
+
   async answer(deviceId: string, toDeviceSince: number, deviceListSince: number): Promise<E2eeState | undefined> {
     const epoch = this.#epoch;
     const q = this.#quiet.get(deviceId);

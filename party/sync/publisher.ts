@@ -35,6 +35,7 @@ export class RoomPublisher {
   readonly #typingUsers: () => string[];
   readonly #findStateStream: () => number;
   readonly #receiptsAfter: (pos: number) => SharedReceipt[];
+  readonly #deviceListPosition: () => number;
   /** Receipt position of the last publish (undefined: none yet — its receipts are not sent). */
   #publishedReceipts: number | undefined;
   #bump: number | undefined;
@@ -59,6 +60,7 @@ export class RoomPublisher {
     typingUsers: () => string[],
     findStateStream: () => number,
     receiptsAfter: (pos: number) => SharedReceipt[],
+    deviceListPosition: () => number = () => 0,
   ) {
     this.#env = env;
     this.#roomId = roomId;
@@ -68,12 +70,16 @@ export class RoomPublisher {
     this.#typingUsers = typingUsers;
     this.#findStateStream = findStateStream;
     this.#receiptsAfter = receiptsAfter;
+    this.#deviceListPosition = deviceListPosition;
   }
 
   /** The room's position now. */
   position(): PublishedPosition {
     this.#bump ??= this.#findBump();
-    return { s: this.#head.stream, r: this.#receiptPosition(), t: this.#typing, b: this.#bump };
+    const pos: PublishedPosition = { s: this.#head.stream, r: this.#receiptPosition(), t: this.#typing, b: this.#bump };
+    const d = this.#deviceListPosition();
+    if (d > 0) pos.d = d;
+    return pos;
   }
 
   /** Events were committed (their stream orderings are in the head already), in stream order. */

@@ -14,6 +14,7 @@ import { Receipts } from "../room/ephemeral.ts";
 import { onTypingChange, RoomReads } from "../room/read-api.ts";
 import type { NewEvent } from "../room/store.ts";
 import { stateContentAt, type ReadRoom } from "../room/visibility.ts";
+import { deviceListPosition, recordDeviceListChange } from "./device-lists.ts";
 import { newestBumpStamp, newestStateStream, RoomPublisher } from "./publisher.ts";
 import { roomSync, type FeedSource } from "./room-feed.ts";
 
@@ -35,6 +36,7 @@ export class RoomSyncSource {
       () => reads().typingUsers().user_ids,
       () => newestStateStream(room.sql),
       (pos) => receiptsAfter(room.sql, pos),
+      () => deviceListPosition(room.sql),
     );
     onTypingChange(room.store, () => this.#publisher.typingChanged());
     this.#feedSource = {
@@ -70,6 +72,13 @@ export class RoomSyncSource {
     if (e.pdu.state_key !== undefined) out.stateKey = e.pdu.state_key;
     if (e.txn) out.txn = { deviceId: e.txn.deviceId, txnId: e.txn.txnId };
     return out;
+  }
+
+  /** A member's device list changed (from their DeviceKeys actor): recorded, then published. */
+  deviceListChanged(userId: string): boolean {
+    const pos = recordDeviceListChange(this.#room.sql, userId);
+    if (pos !== null) this.#publisher.changed();
+    return pos !== null;
   }
 
   /** After a receipt was stored. */

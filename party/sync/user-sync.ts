@@ -20,7 +20,7 @@ import { fastRoomResult, type HubRoomDelta } from "../../lib/sync/shared-event.t
 import { assembleResponse, hasNews, type RoomSyncRequest, type RoomSyncResult, type SyncParts } from "../../lib/sync/response.ts";
 import { decodeSyncToken, encodeSyncToken, nextInline, tokenViews, type SyncToken } from "../../lib/sync/token.ts";
 import type { Env } from "../env.ts";
-import { deviceKeysActor, roomActor, syncHubActor, syncHubShards } from "../stubs.ts";
+import { roomActor, syncHubActor, syncHubShards } from "../stubs.ts";
 import { accountDataPosition, globalAccountData, roomAccountData } from "./account-data.ts";
 import { E2eeAnswers } from "./e2ee.ts";
 import { SYNC_COUNTERS } from "./counters.ts";
@@ -60,8 +60,6 @@ export class UserSync {
   readonly #lazy = new LazyMemberCache();
   readonly #signal = new Signal();
   readonly #seeds = new Map<string, PublishedPosition>();
-  /** Users whose device lists this user's DeviceKeys actor was asked to follow (memory only: asking twice is harmless). */
-  readonly #tracked = new Set<string>();
   #lock: Promise<unknown> = Promise.resolve();
   /**
    * The last token whose positions the hub shards hold this user armed at, and the signal
@@ -205,22 +203,29 @@ export class UserSync {
 
     const accountSince = resolved?.token.accountData ?? 0;
     const toFetch = plan.fetch.size;
-    const [fetched, e2ee] = await Promise.all([
+    const e2eeSince = { toDevice: resolved?.token.toDevice ?? 0, deviceLists: resolved?.token.deviceLists ?? 0 };
+    const [fetched, e2eeFirst] = await Promise.all([
       this.#fetchRooms(deviceId, plan.fetch, p, sf, ephemeralWanted),
-      this.#e2ee.answer(deviceId, resolved?.token.toDevice ?? 0, resolved?.token.deviceLists ?? 0),
+      this.#e2ee.answer(deviceId, e2eeSince.toDevice, e2eeSince.deviceLists),
     ]);
     if (fetched.length < toFetch) armedAtToken = false;
     await attachUnreadCounts(this.env, this.ctx.storage.sql, this.userId, [...fast, ...fetched], sf.timeline.unread_thread_notifications === true);
 
     // New views: the rooms' answers; rooms the client is told nothing about keep theirs.
     const results = [...fast, ...fetched];
+    // What the answers say about the users this user shares rooms with goes to the
+    // DeviceKeys actor before the response (docs/design/e2ee.md): one more call, only when
+    // memberships or device lists changed in a room.
+    const e2ee = (await this.#e2ee.record(deviceId, e2eeSince.toDevice, e2eeSince.deviceLists, results)) ?? e2eeFirst;
     const newViews = new Map(views ?? []);
     const parts: SyncParts["rooms"] = [];
     const roomData = roomAccountData(this.ctx.storage.sql, accountSince, sf, this.userId);
     for (const [roomId, since, result] of results) {
       if (result.memberStream === 0 && !views?.has(roomId)) continue; // never a member
       const pos = result.position;
-      newViews.set(roomId, { m: result.membership, ms: result.memberStream, s: pos.s, r: pos.r, t: pos.t });
+      const view: RoomView = { m: result.membership, ms: result.memberStream, s: pos.s, r: pos.r, t: pos.t };
+      if (pos.d) view.d = pos.d;
+      newViews.set(roomId, view);
       if (result.membership === "join" && since === null) lazy.reset(roomId);
       if (result.lazyMembers) result.lazyMembers = lazy.filter(roomId, result.lazyMembers, sf.state.include_redundant_members === true);
       const members = [...(result.state ?? []), ...(result.timeline?.events ?? [])].filter((e) => e.type === "m.room.member");
@@ -230,7 +235,6 @@ export class UserSync {
       parts.push({ roomId, result, accountData: present ? (roomData.get(roomId) ?? []) : [] });
       roomData.delete(roomId);
     }
-    this.#trackMembers(results.flatMap(([, , r]) => r.members ?? []));
     for (const row of rows) {
       if (!newViews.has(row.roomId)) newViews.set(row.roomId, { m: row.membership, ms: row.memberStream, s: 0, r: 0, t: 0 });
     }
@@ -268,23 +272,6 @@ export class UserSync {
     };
   }
 
-  /**
-   * Users who share a room with this user have their device lists followed (device_lists.changed).
-   * Not awaited: the DeviceKeys actor records them as changed and wakes the next sync.
-   * Untracking users who no longer share any room is not done yet (docs/design/sync.md).
-   */
-  #trackMembers(members: string[]): void {
-    const fresh = [...new Set(members)].filter((u) => u !== this.userId && !this.#tracked.has(u));
-    if (fresh.length === 0) return;
-    for (const u of fresh) this.#tracked.add(u);
-    deviceKeysActor(this.env, this.userId)
-      .trackUsers(fresh)
-      .catch((e: unknown) => {
-        for (const u of fresh) this.#tracked.delete(u);
-        console.error("sync: tracking device lists failed", e);
-      });
-  }
-
   #byRoom(byIdx: ReadonlyMap<number, RoomView>): Map<string, RoomView> {
     const out = new Map<string, RoomView>();
     for (const [idx, v] of byIdx) {
@@ -319,7 +306,7 @@ export class UserSync {
       const s = shardOf(roomId, shards);
       let list = byShard.get(s);
       if (!list) byShard.set(s, (list = []));
-      list.push([roomId, { s: v.s, r: v.r, t: v.t }]);
+      list.push([roomId, v.d ? { s: v.s, r: v.r, t: v.t, d: v.d } : { s: v.s, r: v.r, t: v.t }]);
     }
     const views = new Map(rooms);
     const moved: Array<{ roomId: string; view: RoomView; delta?: HubRoomDelta }> = [];
@@ -369,7 +356,7 @@ export class UserSync {
       const req: RoomSyncRequest = {
         userId: this.userId,
         deviceId,
-        since: since && { s: since.s, r: since.r, t: since.t },
+        since: since && (since.d ? { s: since.s, r: since.r, t: since.t, d: since.d } : { s: since.s, r: since.r, t: since.t }),
         fullState: p.fullState,
         timeline: subFilterAllows(sf.timeline, roomId) ? sf.timeline : { ...sf.timeline, limit: 0 },
         state: subFilterAllows(sf.state, roomId) ? sf.state : { ...sf.state, types: [] },
