@@ -431,6 +431,14 @@ export class Room extends Server<Env> {
   }
 
   /**
+   * From `userId`'s DeviceKeys actor: their device list changed. Recorded in this room's
+   * device-list stream when they are joined (party/sync/device-lists.ts); false otherwise.
+   */
+  async deviceListChanged(userId: string): Promise<boolean> {
+    return rpcErrors(() => (this.#exists() ? this.#sync().deviceListChanged(userId) : false));
+  }
+
+  /**
    * /sync: `userId`'s notification counts (party/room/push.ts), with their ruleset as JSON
    * text `{ global: ruleset }`; null when they are not joined.
    */

@@ -406,7 +406,11 @@ export class User extends Server<Env> {
           push.deletePushRules(this.ctx.storage.sql);
         }
       });
-      await this.#dropDeviceKeys(null);
+      // Every E2EE key goes, cross-signing and backups included (docs/design/e2ee.md).
+      this.#syncer().devicesDeleted(null);
+      await deviceKeysActor(this.env, this.name)
+        .accountDeactivated()
+        .catch((e: unknown) => console.error("dropping the E2EE keys of a deactivated account", e));
       return { done: true, value: { id_server_unbind_result: "no-support" } };
     });
   }
