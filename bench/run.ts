@@ -23,9 +23,10 @@ import type { Row, Target, Workload } from "./lib/target.ts";
 import { bridge, forStartedParley, fromRegistration, type AppserviceListener } from "./workloads/appservice.ts";
 import { stateResolution } from "./workloads/lib-level.ts";
 import { concurrent, sequential } from "./workloads/send.ts";
-import { firstResponse, webSocketFanOut } from "./workloads/sliding.ts";
+import { firstResponse } from "./workloads/sliding.ts";
 import { rowsPerMessage } from "./workloads/storage.ts";
 import { fanOut, wake } from "./workloads/sync.ts";
+import { webSocketFanOut } from "./ws-fanout.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 

@@ -1,7 +1,8 @@
 /**
  * Workload 6: simplified sliding sync (MSC4186) first response for a user in 1,000 rooms
- * with a 20-room window (goal ≤ 100 ms and ≤ 50 KB), and the WebSocket fan-out row of
- * workload 4. Both only where the server has the endpoint; otherwise a "not available" row.
+ * with a 20-room window (goal ≤ 100 ms and ≤ 50 KB), only where the server has the
+ * endpoint; otherwise a "not available" row. The WebSocket fan-out rows of workload 4 are
+ * bench/ws-fanout.ts.
  */
 import { pool } from "../lib/client.ts";
 import { latency } from "../lib/stats.ts";
@@ -50,15 +51,4 @@ export async function firstResponse(t: Target): Promise<Row[]> {
     latency: lat, value: `${kb.toFixed(1)} KB`, usage,
     notes: [`${runs} first responses; ${windowRooms} rooms in the window; size is the JSON body re-serialised`],
   }];
-}
-
-export async function webSocketFanOut(t: Target): Promise<Row[]> {
-  const name = "fan-out: 1,000 WebSocket sliding-sync listeners, 100 msg/s";
-  const goal = "p99 ≤ 50 ms";
-  if (!(await hasSlidingSync(t))) {
-    return [skipped(4, name, t, "not available: no sliding sync, so no WebSocket transport for it (the long-poll row above stands in)", goal)];
-  }
-  // Sliding sync exists, but a WebSocket transport for it is not part of the
-  // client-server API, and the benchmark speaks only the standard API.
-  return [skipped(4, name, t, "not available: no standard WebSocket transport for sliding sync to drive", goal)];
 }

@@ -4,7 +4,7 @@
  *    latency of every (listener, message) delivery from the PUT's start;
  * 5. wake: one listener long-polling an idle room, a message every 100 ms; from the PUT
  *    being answered (the event is committed) to the listener's /sync answer (goal p50 ≤ 5 ms).
- * WebSocket sliding-sync fan-out is a separate check (sliding.ts).
+ * WebSocket sliding-sync fan-out is a separate check (bench/ws-fanout.ts).
  */
 import { setMaxListeners } from "node:events";
 import { V3, type Json, type Session } from "../lib/client.ts";

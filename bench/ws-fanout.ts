@@ -1,0 +1,168 @@
+/**
+ * Workload 4 (WebSocket rows): fan-out over Parley's sliding sync WebSocket
+ * (docs/sliding-sync-websocket.md) — N listeners, each its own user with one socket
+ * (client/sliding-sync-socket.ts over the `ws` package), in one room while one user sends
+ * at 100 msg/s. Latency of every (listener, message) delivery from the PUT's start to the
+ * listener's handler. Goal (issue "Sync"): p99 ≤ 50 ms at 1,000 listeners.
+ *
+ *   npx tsx bench/ws-fanout.ts [--quick] [--listeners 100,1000] [--base-url URL]
+ * or as part of `npm run bench` (workload 4).
+ */
+import WebSocket from "ws";
+import { SlidingSyncSocket, SOCKET_PATH, type Json as SocketJson, type WebSocketLike } from "../client/sliding-sync-socket.ts";
+import { parseArgs } from "node:util";
+import { Client, localpart, pool, type Session } from "./lib/client.ts";
+import { startParley } from "./lib/server.ts";
+import { latency, ms, sleep } from "./lib/stats.ts";
+import { measured, skipped, type Row, type Target } from "./lib/target.ts";
+
+const RATE = 100;
+const GOAL = "p99 ≤ 50 ms";
+
+/** Whether the server has the upgrade route (a plain GET there answers 426 when it does). */
+async function hasSocket(t: Target): Promise<boolean> {
+  const res = await fetch(`${t.baseUrl}${SOCKET_PATH}?user_id=%40probe%3Ax`).catch(() => undefined);
+  return res?.status === 426;
+}
+
+export async function webSocketFanOut(t: Target): Promise<Row[]> {
+  const sizes = t.quick ? [20, 100] : [100, 1000];
+  if (!(await hasSocket(t))) {
+    return sizes.map((n) => skipped(4, `fan-out: ${n} WebSocket sliding-sync listeners, ${RATE} msg/s`, t, "not available: no sliding sync WebSocket (a Parley transport)", GOAL));
+  }
+  const rows: Row[] = [];
+  for (const n of sizes) rows.push(await fanOutOnce(t, n, t.quick ? 3 : 10));
+  return rows;
+}
+
+async function fanOutOnce(t: Target, listeners: number, seconds: number): Promise<Row> {
+  const name = `fan-out: ${listeners} WebSocket sliding-sync listeners, ${RATE} msg/s`;
+  const phases: string[] = [];
+  let t0 = performance.now();
+  const phase = (what: string) => {
+    phases.push(`${what} ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    t0 = performance.now();
+  };
+  const sender = await t.register("wsfsend");
+  const users: Session[] = new Array(listeners);
+  await pool(8, Array.from({ length: listeners }, (_, i) => async () => {
+    users[i] = await t.register("wsflisten");
+  }));
+  phase("register");
+  const roomId = await t.client.createRoom(sender);
+  await pool(8, users.map((u) => () => t.client.join(u, roomId)));
+  phase("join");
+
+  const total = RATE * seconds;
+  const sentAt = new Map<number, number>();
+  const seen = users.map(() => new Set<number>());
+  const samples: number[] = [];
+  let duplicates = 0;
+  let outOfOrder = 0;
+  let responses = 0;
+  let limited = 0;
+  const errors: string[] = [];
+  const request: SocketJson = { conn_id: "bench", lists: { all: { ranges: [[0, 0]], timeline_limit: 1000, required_state: [] } } };
+  const ready: Array<Promise<void>> = [];
+  const sockets = users.map((u, i) => {
+    let first!: () => void;
+    ready.push(new Promise((r) => (first = r)));
+    let last = -1;
+    let initial = true;
+    return new SlidingSyncSocket({
+      baseUrl: t.baseUrl,
+      userId: u.userId,
+      accessToken: u.token,
+      request,
+      createSocket: (url) => new WebSocket(url) as unknown as WebSocketLike,
+      onResponse: (body) => {
+        const at = performance.now();
+        const room = (body.rooms as Record<string, Record<string, unknown>> | undefined)?.[roomId];
+        if (initial) {
+          initial = false;
+          first();
+          return;
+        }
+        responses++;
+        if (room?.limited === true) limited++;
+        for (const e of (room?.timeline as Array<Record<string, any>> | undefined) ?? []) {
+          const seq = e.content?.seq;
+          if (e.type !== "m.room.message" || typeof seq !== "number") continue;
+          if (seen[i]!.has(seq)) duplicates++;
+          if (seq < last) outOfOrder++;
+          last = Math.max(last, seq);
+          seen[i]!.add(seq);
+          const sent = sentAt.get(seq);
+          if (sent !== undefined) samples.push(at - sent);
+        }
+      },
+      onError: (e) => errors.push(`${e.errcode}: ${e.error}`),
+    });
+  });
+  try {
+    await Promise.race([Promise.all(ready), sleep(300_000).then(() => Promise.reject(new Error("listeners not ready after 300 s")))]);
+    phase("first responses");
+    await sleep(500);
+
+    let failures = 0;
+    let firstError: string | undefined;
+    const started = performance.now();
+    const { usage } = await measured(t, async () => {
+      const sends: Array<Promise<unknown>> = [];
+      for (let seq = 0; seq < total; seq++) {
+        const due = started + (seq * 1000) / RATE;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        sentAt.set(seq, performance.now());
+        sends.push(t.client.send(sender, roomId, `wsf${seq}x${Date.now()}`, { msgtype: "m.text", body: "x", seq }).catch((e: unknown) => {
+          failures++;
+          firstError ??= String(e);
+        }));
+      }
+      await Promise.all(sends);
+      const deadline = performance.now() + 60_000;
+      while (performance.now() < deadline && seen.some((s) => s.size < total - failures)) await sleep(20);
+    });
+    const sendSeconds = (performance.now() - started) / 1000;
+    const delivered = seen.reduce((a, s) => a + s.size, 0);
+    const lat = latency(samples);
+    return {
+      workload: 4, name, server: t.label, goal: GOAL,
+      met: lat !== undefined && lat.p99 <= 50 && delivered === (total - failures) * listeners && duplicates === 0,
+      latency: lat, throughput: delivered / Math.max(0.001, usage ? usage.wallMs / 1000 : sendSeconds), unit: "deliveries/s", usage,
+      notes: [
+        `${total} messages (${failures} failed sends${firstError ? `, first: ${firstError.slice(0, 120)}` : ""}); delivered ${delivered}/${(total - failures) * listeners}, duplicates ${duplicates}, out of order ${outOfOrder}`,
+        `${responses} pushed responses (${(delivered / Math.max(1, responses)).toFixed(1)} messages each, ${limited} limited)`,
+        ...(lat ? [`p90 ${ms(lat.p90)} ms, max ${ms(lat.max)} ms`] : []),
+        `setup: ${phases.join(", ")}`,
+        ...(errors.length ? [`${errors.length} error frames, first: ${errors[0]}`] : []),
+      ],
+    };
+  } finally {
+    for (const s of sockets) s.close();
+  }
+}
+
+// Standalone: npx tsx bench/ws-fanout.ts [--listeners 100,1000] [--seconds 10] [--base-url URL]
+// (starts Parley as `npm start` does unless --base-url is given; prints the rows as JSON).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { listeners: { type: "string", default: "100,1000" }, seconds: { type: "string", default: "10" }, "base-url": { type: "string" } } });
+  const server = values["base-url"] ? undefined : await startParley({});
+  const baseUrl = values["base-url"] ?? server!.baseUrl;
+  const client = new Client(baseUrl);
+  const t: Target = {
+    label: "parley", baseUrl, client, isParley: true, quick: false, profiles: [],
+    register: (tag) => client.register(localpart(tag)),
+  };
+  try {
+    for (const n of values.listeners.split(",").map(Number)) {
+      process.stderr.write(`ws-fanout: ${n} listeners … `);
+      const row = await fanOutOnce(t, n, Number(values.seconds));
+      process.stderr.write("done\n");
+      console.log(JSON.stringify(row, null, 2));
+    }
+  } finally {
+    client.close();
+    await server?.stop();
+  }
+}
