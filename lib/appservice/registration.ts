@@ -36,9 +36,9 @@ export interface Registration {
   /** Whether masqueraded users are rate limited (spec default: true). The sender never is. */
   rateLimited: boolean;
   protocols: string[];
-  /** receive_ephemeral, or the MSC2409 spellings: typing, receipts, presence in transactions. */
+  /** receive_ephemeral, or the MSC2409 spellings: typing and receipts (and to-device messages) in transactions. */
   receiveEphemeral: boolean;
-  /** org.matrix.msc3202: device lists and key counts wanted (carried for later use). */
+  /** org.matrix.msc3202 (encrypted appservice): to-device messages for its exclusive users go to it alone (lib/appservice/to-device.ts). */
   msc3202: boolean;
   /** Where the registration came from (file name), for error messages. */
   source: string;
