@@ -17,8 +17,11 @@ import type { EdgeRequest } from "./router.ts";
  */
 export const SPEC_VERSIONS: readonly string[] = [];
 
-/** Unstable features (MSCs) that work end to end. None yet. */
-export const UNSTABLE_FEATURES: Readonly<Record<string, boolean>> = {};
+/** Unstable features (MSCs) that work end to end. */
+export const UNSTABLE_FEATURES: Readonly<Record<string, boolean>> = {
+  // Simplified sliding sync (MSC4186), party/edge/sync.ts; tests/e2e/sliding-sync.test.ts.
+  "org.matrix.simplified_msc3575": true,
+};
 
 /**
  * Account features as /capabilities reports them; each is true only when its

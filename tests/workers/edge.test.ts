@@ -151,10 +151,10 @@ describe("[cs: auth] access tokens", () => {
 });
 
 describe("[cs: discovery] versions, well-known, capabilities", () => {
-  it("[cs: versions] advertises only what works (no spec version yet, no unstable features)", async () => {
+  it("[cs: versions] advertises only what works (no spec version yet; simplified sliding sync)", async () => {
     const { status, body } = await call("/_matrix/client/versions");
     expect(status).toBe(200);
-    expect(body).toEqual({ versions: [], unstable_features: {} });
+    expect(body).toEqual({ versions: [], unstable_features: { "org.matrix.simplified_msc3575": true } });
   });
 
   it("[cs: well-known] /.well-known/matrix/client names PUBLIC_BASEURL", async () => {
