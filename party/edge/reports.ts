@@ -70,7 +70,7 @@ export async function reportEvent(r: EdgeRequest): Promise<Response> {
   const eventId = r.params.eventId!;
   if (!isValidEventId(eventId)) throw new MatrixError("M_INVALID_PARAM", 400, "Invalid event ID");
   const reason = reasonOf(r, await body(r), false);
-  await rateLimit(r, "report", me.userId);
+  await rateLimit(r, "report", me);
   const room = roomActor(r.env, roomId);
   const notThere = () => notFound("The event was not found or you are not joined to the room");
   if ((await room.membership(me.userId)) !== "join") throw notThere();
@@ -90,7 +90,7 @@ export async function reportRoom(r: EdgeRequest): Promise<Response> {
   const me = await authenticate(r);
   const roomId = roomIdParam(r);
   const reason = reasonOf(r, await body(r), true);
-  await rateLimit(r, "report", me.userId);
+  await rateLimit(r, "report", me);
   // The reporter need not be a member: only the room's existence here is checked.
   if ((await roomActor(r.env, roomId).membership(me.userId)) === null) throw notFound("The room was not found");
   await store(r, { kind: "room", reporter: me.userId, roomId, reason });
@@ -104,7 +104,7 @@ export async function reportUser(r: EdgeRequest): Promise<Response> {
   const parsed = parseUserId(target);
   if (!parsed) throw new MatrixError("M_INVALID_PARAM", 400, "Invalid user ID");
   const reason = reasonOf(r, await body(r), true);
-  await rateLimit(r, "report", me.userId);
+  await rateLimit(r, "report", me);
   // Without federation only local accounts can be known to exist; remote users are not found.
   if (parsed.serverName !== r.config.serverName || !(await userActor(r.env, target).isRegistered())) {
     throw notFound("The user was not found");
