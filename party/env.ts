@@ -44,6 +44,10 @@ export interface Env {
   SLIDING_SYNC_MAX_SUBSCRIPTIONS?: string;
   /** Largest timeline_limit honoured; larger ones are capped (default 500). */
   SLIDING_SYNC_MAX_TIMELINE_LIMIT?: string;
+  /** Edge token-check cache, ms (party/edge/session-cache.ts; default 2000, 0 = off, at most 60000). */
+  AUTH_CACHE_TTL_MS?: string;
+  /** Tokens one edge isolate caches (default 10000). */
+  AUTH_CACHE_MAX_ENTRIES?: string;
   RATE_LIMITS_ENABLED?: string;
   MAX_REQUEST_BYTES?: string;
   RATE_LOGIN_BURST?: string;

@@ -57,6 +57,8 @@ export interface Authenticated {
   userId: string;
   deviceId: string;
   admin: boolean;
+  /** When the token expires (refreshable tokens), else null: the edge caches no longer (party/edge/session-cache.ts). */
+  expiresTs: number | null;
 }
 
 /** The fields of a login/registration response that the actor produces. */
@@ -312,7 +314,7 @@ export class User extends Server<Env> {
         if (device && (device.last_seen_ts ?? 0) < now - LAST_SEEN_GRANULARITY_MS) {
           this.#sql("UPDATE devices SET last_seen_ts = ?, last_seen_ip = ? WHERE device_id = ?", now, ip ?? null, row.device_id);
         }
-        return { userId: account.user_id, deviceId: row.device_id, admin: account.admin === 1 };
+        return { userId: account.user_id, deviceId: row.device_id, admin: account.admin === 1, expiresTs: row.expires_ts };
       }),
     );
   }
@@ -406,11 +408,7 @@ export class User extends Server<Env> {
           push.deletePushRules(this.ctx.storage.sql);
         }
       });
-      // Every E2EE key goes, cross-signing and backups included (docs/design/e2ee.md).
-      this.#syncer().devicesDeleted(null);
-      await deviceKeysActor(this.env, this.name)
-        .accountDeactivated()
-        .catch((e: unknown) => console.error("dropping the E2EE keys of a deactivated account", e));
+      await this.#dropDeviceKeys(null);
       return { done: true, value: { id_server_unbind_result: "no-support" } };
     });
   }
@@ -475,15 +473,6 @@ export class User extends Server<Env> {
   /** From this user's DeviceKeys actor (to-device, device lists): waiting syncs look again. */
   async syncNotify(): Promise<void> {
     this.#syncer().notify();
-  }
-
-  /**
-   * Simplified sliding sync (MSC4186, party/sync/sliding/) for one device: the response
-   * JSON text, its pos, and whether nothing was new. Called by the HTTP route and by the
-   * WebSocket transport; `timeoutMs` 0 answers at once.
-   */
-  async slidingSync(deviceId: string, requestJson: string, pos: string | null, timeoutMs: number): Promise<{ body: string; pos: string; empty: boolean }> {
-    return rpcErrors(() => this.#syncer().sliding().request(deviceId, requestJson, pos, timeoutMs));
   }
 
   #sync: UserSync | undefined;

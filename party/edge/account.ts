@@ -20,6 +20,7 @@ import { authenticate } from "./auth.ts";
 import { json, readBody, readJsonObject } from "./http.ts";
 import { rateLimit } from "./rate-limit.ts";
 import type { EdgeRequest } from "./router.ts";
+import { noteTokensRevoked } from "./session-cache.ts";
 
 /**
  * Localparts that self-service registration refuses, so that nobody can pose as the
@@ -265,7 +266,9 @@ export async function refresh(r: EdgeRequest): Promise<Response> {
   if (!parsed || parsed.kind !== "refresh") {
     throw new MatrixError("M_UNKNOWN_TOKEN", 401, "Unknown refresh token", { soft_logout: false });
   }
-  const fresh = await userActor(r.env, `@${parsed.localpart}:${r.config.serverName}`).refresh(token);
+  const userId = `@${parsed.localpart}:${r.config.serverName}`;
+  noteTokensRevoked(userId, Date.now()); // the old access token stops at once (party/edge/session-cache.ts)
+  const fresh = await userActor(r.env, userId).refresh(token);
   return json({ access_token: fresh.access_token, refresh_token: fresh.refresh_token, expires_in_ms: fresh.expires_in_ms });
 }
 
