@@ -53,8 +53,14 @@ async function api(method: string, path: string, body?: unknown, token?: string)
 let n = 0;
 async function register(): Promise<User> {
   const username = `dl${Date.now().toString(36)}${++n}`;
-  const first = await fetch(`${base}/_matrix/client/v3/register`, { method: "POST", body: JSON.stringify({ username, password: PASSWORD }) });
-  const { session } = (await first.json()) as { session: string };
+  let session: string | undefined;
+  // The first step answers 401 with a UIA session; a worker restart (wrangler dev reloads on file changes) is retried.
+  for (let attempt = 0; session === undefined; attempt++) {
+    const first = await fetch(`${base}/_matrix/client/v3/register`, { method: "POST", body: JSON.stringify({ username, password: PASSWORD }) });
+    if (first.status === 401) session = ((await first.json()) as { session: string }).session;
+    else if (attempt >= 5) throw new Error(`register: ${first.status} ${(await first.text()).slice(0, 200)}`);
+    else retried++;
+  }
   const r = await api("POST", "/_matrix/client/v3/register", { username, password: PASSWORD, auth: { type: "m.login.dummy", session } });
   return { userId: r.user_id, deviceId: r.device_id, token: r.access_token };
 }
