@@ -44,10 +44,6 @@ export interface Env {
   SLIDING_SYNC_MAX_SUBSCRIPTIONS?: string;
   /** Largest timeline_limit honoured; larger ones are capped (default 500). */
   SLIDING_SYNC_MAX_TIMELINE_LIMIT?: string;
-  /** Edge token-check cache, ms (party/edge/session-cache.ts; default 2000, 0 = off, at most 60000). */
-  AUTH_CACHE_TTL_MS?: string;
-  /** Tokens one edge isolate caches (default 10000). */
-  AUTH_CACHE_MAX_ENTRIES?: string;
   RATE_LIMITS_ENABLED?: string;
   MAX_REQUEST_BYTES?: string;
   RATE_LOGIN_BURST?: string;
@@ -65,6 +61,10 @@ export interface Env {
   PUSH_ALLOW_INSECURE_GATEWAYS?: string;
   /** TURN server URIs for `/voip/turnServer`, comma-separated (`turn:` / `turns:`). */
   TURN_URIS?: string;
+  /** Most rooms one `/hierarchy` page returns (`limit` is capped to it). */
+  SPACE_HIERARCHY_MAX_LIMIT?: string;
+  /** Deepest `/hierarchy` walk (`max_depth` is capped to it; also its default). */
+  SPACE_HIERARCHY_MAX_DEPTH?: string;
   /** Secret shared with the TURN server (TURN REST API, coturn `static-auth-secret`). */
   TURN_SHARED_SECRET?: string;
   TURN_USERNAME?: string;
@@ -103,6 +103,9 @@ export interface Config {
   pushAllowInsecureGateways: boolean;
   /** Longest `reason` accepted by the /report endpoints, in characters. */
   reportReasonMaxLength: number;
+  /** `/hierarchy`: largest page (`limit`) and deepest walk (`max_depth`). */
+  spaceHierarchyMaxLimit: number;
+  spaceHierarchyMaxDepth: number;
   /** `/voip/turnServer`; null when no TURN server is configured (docs/configuration.md). */
   turn: TurnConfig | null;
 }
@@ -136,6 +139,8 @@ export const DEFAULTS = {
   pushAllowInsecureGateways: false,
   reportReasonMaxLength: 1000,
   turnUserLifetimeSeconds: 3600,
+  spaceHierarchyMaxLimit: 100,
+  spaceHierarchyMaxDepth: 10,
 } as const satisfies Omit<Config, "registrationSharedSecret" | "turn"> & { turnUserLifetimeSeconds: number };
 
 /** A setting that cannot be understood; fails loudly rather than running with a guess. */
@@ -233,6 +238,8 @@ export function parseConfig(env: Partial<Env>): Config {
       DEFAULTS.reportReasonMaxLength,
       true,
     ),
+    spaceHierarchyMaxLimit: positive("SPACE_HIERARCHY_MAX_LIMIT", env.SPACE_HIERARCHY_MAX_LIMIT, DEFAULTS.spaceHierarchyMaxLimit, true),
+    spaceHierarchyMaxDepth: positive("SPACE_HIERARCHY_MAX_DEPTH", env.SPACE_HIERARCHY_MAX_DEPTH, DEFAULTS.spaceHierarchyMaxDepth, true),
     turn: parseTurn(env),
   };
 }

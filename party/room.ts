@@ -43,6 +43,8 @@ import { deliverOutbox } from "./room/outbox.ts";
 import { RoomReads } from "./room/read-api.ts";
 import { serverSigningKey } from "./room/signing-key.ts";
 import { RoomStore } from "./room/store.ts";
+import { roomSummary } from "./room/summary.ts";
+import type { RoomSummaryFacts } from "../lib/spaces.ts";
 import { restrictIntent, tombstoneIntent, upgradeSource } from "./room/upgrade.ts";
 import { RoomHead, WritePath, writeNewRoom, type Intent, type WriteContext } from "./room/write-path.ts";
 import { roomActor } from "./stubs.ts";
@@ -342,6 +344,13 @@ export class Room extends Server<Env> {
       setPublished(this.ctx.storage, this.name, p.list, p.visible);
       await this.#deliver();
     });
+  }
+
+  // ---- spaces and room summaries (party/room/summary.ts) -----------------------------
+
+  /** /hierarchy and /room_summary: the summary as `userId` (null: no token) sees it; null when no room is here. */
+  async summary(p: { userId: string | null; children: boolean; suggestedOnly: boolean }): Promise<RoomSummaryFacts | null> {
+    return rpcErrors(() => (this.#exists() ? roomSummary({ roomId: this.name, sql: this.ctx.storage.sql, store: this.store, rules: this.#room().rules }, p) : null));
   }
 
   // ---- outbox -----------------------------------------------------------------------

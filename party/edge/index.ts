@@ -27,6 +27,7 @@ import * as tags from "./tags.ts";
 import * as threepid from "./threepid.ts";
 import * as roomReads from "./room-reads.ts";
 import * as reports from "./reports.ts";
+import * as spaces from "./spaces.ts";
 import * as userDirectory from "./user-directory.ts";
 import * as voip from "./voip.ts";
 import * as whois from "./whois.ts";
@@ -193,6 +194,9 @@ export const router = new Router()
   .get("/_matrix/client/v3/thirdparty/user/{protocol}", appservice.userByProtocol)
   .get("/_matrix/client/v3/thirdparty/location", appservice.locationByAlias)
   .get("/_matrix/client/v3/thirdparty/user", appservice.userByUserId)
+  // Spaces and room summaries (party/edge/spaces.ts)
+  .get("/_matrix/client/v1/rooms/{roomId}/hierarchy", spaces.hierarchy)
+  .get("/_matrix/client/v1/room_summary/{roomIdOrAlias}", spaces.roomSummary)
   // Reporting content (party/edge/reports.ts)
   .post("/_matrix/client/v3/rooms/{roomId}/report/{eventId}", reports.reportEvent)
   .post("/_matrix/client/v3/rooms/{roomId}/report", reports.reportRoom)

@@ -15,10 +15,11 @@ import { authenticate } from "./auth.ts";
 import { json } from "./http.ts";
 import type { EdgeRequest } from "./router.ts";
 
-interface ConnectionInfo {
+// A type alias (not an interface), so it is assignable to JsonValue.
+type ConnectionInfo = {
   ip?: string;
   last_seen?: number;
-}
+};
 
 /** The address authenticate records when the platform gave none (party/edge/router.ts). */
 const NO_ADDRESS = "unknown";

@@ -22,6 +22,8 @@ describe("[config] wrangler vars", () => {
       legacyMediaEnabled: false,
       pushAllowInsecureGateways: false,
       reportReasonMaxLength: 1000,
+      spaceHierarchyMaxLimit: 100,
+      spaceHierarchyMaxDepth: 10,
       turn: null,
     });
     expect(DEFAULTS.registrationMode).toBe("closed");
