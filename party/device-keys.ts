@@ -21,6 +21,7 @@ import type { RoomObservation } from "../lib/e2ee/device-list-tracking.ts";
 import { MatrixError } from "../lib/errors.ts";
 import { serverNameOf } from "../lib/identifiers.ts";
 import type { JsonObject } from "../lib/json.ts";
+import { keyCountsChanged } from "./appservice/key-counts-hook.ts";
 import { toDeviceForAppservices } from "./appservice/to-device-hook.ts";
 import * as backup from "./device-keys/backup.ts";
 import { DEVICE_LIST_COUNTERS } from "./device-keys/counters.ts";
@@ -81,6 +82,7 @@ export class DeviceKeys extends Server<Env> {
         return keys.oneTimeKeyCounts(s, deviceId);
       });
       this.#afterCommit();
+      if (otks.length > 0 || fallbacks.length > 0) this.#keyCountsToAppservices([deviceId]);
       return counts;
     });
   }
@@ -94,9 +96,10 @@ export class DeviceKeys extends Server<Env> {
   /** /keys/claim for this user's devices: device ID → algorithm. Returns JSON text of device → key ID → key. */
   async claimKeys(wanted: Record<string, string>): Promise<string> {
     // No await anywhere: select and delete are one transaction of a single-threaded actor.
-    const claimed = JSON.stringify(this.#store.tx(() => keys.claim(this.#store, wanted)));
+    const result = this.#store.tx(() => keys.claim(this.#store, wanted));
     this.#notifySync(); // key counts changed: the owner's sync must not reuse an older answer
-    return claimed;
+    this.#keyCountsToAppservices(Object.keys(result));
+    return JSON.stringify(result);
   }
 
   /** This user's part of /keys/query as `viewer` sees it (JSON text of UserKeys); deviceIds [] means all. */
@@ -105,6 +108,14 @@ export class DeviceKeys extends Server<Env> {
     const devices = new Map<string, string | undefined>();
     if (hasKeys) for (const d of await userActor(this.env, this.name).listDevices()) devices.set(d.device_id, d.display_name);
     return JSON.stringify(userKeys(this.#store, deviceIds, viewer, devices));
+  }
+
+  /** MSC3202: an appservice user's key counts go to its appservice (party/appservice/key-counts-hook.ts). */
+  #keyCountsToAppservices(deviceIds: string[]): void {
+    keyCountsChanged(this.env, this.name, deviceIds, (id) => ({
+      oneTimeKeys: keys.oneTimeKeyCounts(this.#store, id),
+      unusedFallbackKeyTypes: keys.unusedFallbackKeyTypes(this.#store, id),
+    }));
   }
 
   async oneTimeKeyCounts(deviceId: string): Promise<Record<string, number>> {

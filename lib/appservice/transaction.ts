@@ -5,15 +5,23 @@
  *
  * Ephemeral data goes out under `ephemeral` (v1.13) and, for bridges that still read
  * only the unstable name, `de.sorunome.msc2409.ephemeral`; to-device messages under
- * `to_device` (MSC4203) and its unstable name `de.sorunome.msc2409.to_device`.
+ * `to_device` (MSC4203) and its unstable name `de.sorunome.msc2409.to_device`. For
+ * MSC3202 appservices, key counts of their users' devices go under
+ * `org.matrix.msc3202.device_one_time_keys_count` and
+ * `org.matrix.msc3202.device_unused_fallback_key_types` (user → device → value; the
+ * newest item per device wins), the names matrix-bot-sdk and mautrix read.
  */
 import type { JsonObject } from "../json.ts";
 
-export type QueueKind = "event" | "ephemeral" | "to_device";
+export type QueueKind = "event" | "ephemeral" | "to_device" | "device_keys";
 
 export interface QueuedItem {
   kind: QueueKind;
-  /** The ClientEvent, ephemeral event (with room_id when room-scoped) or to-device event (with to_user_id/to_device_id). */
+  /**
+   * The ClientEvent, ephemeral event (with room_id when room-scoped), to-device event (with
+   * to_user_id/to_device_id), or device_keys: `{user_id, device_id, one_time_keys_count,
+   * unused_fallback_key_types}` (MSC3202).
+   */
   json: JsonObject;
 }
 
@@ -32,10 +40,19 @@ export function transactionBody(items: readonly QueuedItem[]): JsonObject {
   const events: JsonObject[] = [];
   const ephemeral: JsonObject[] = [];
   const toDevice: JsonObject[] = [];
+  const otkCounts: Record<string, JsonObject> = {};
+  const fallbackTypes: Record<string, JsonObject> = {};
   for (const it of items) {
     if (it.kind === "event") events.push(it.json);
     else if (it.kind === "ephemeral") ephemeral.push(it.json);
-    else toDevice.push(it.json);
+    else if (it.kind === "to_device") toDevice.push(it.json);
+    else {
+      const { user_id: user, device_id: device, one_time_keys_count: counts, unused_fallback_key_types: types } = it.json;
+      if (typeof user !== "string" || typeof device !== "string") continue;
+      // Keys are user and device IDs; a JSON object built with Object.create(null) has no __proto__ to hit.
+      if (counts !== undefined) (otkCounts[user] ??= Object.create(null) as JsonObject)[device] = counts;
+      if (types !== undefined) (fallbackTypes[user] ??= Object.create(null) as JsonObject)[device] = types;
+    }
   }
   const body: JsonObject = { events };
   // Omitted when empty, as the spec allows, so bridges that know only `events` see no change.
@@ -47,6 +64,8 @@ export function transactionBody(items: readonly QueuedItem[]): JsonObject {
     body.to_device = toDevice;
     body["de.sorunome.msc2409.to_device"] = toDevice;
   }
+  if (Object.keys(otkCounts).length > 0) body["org.matrix.msc3202.device_one_time_keys_count"] = otkCounts;
+  if (Object.keys(fallbackTypes).length > 0) body["org.matrix.msc3202.device_unused_fallback_key_types"] = fallbackTypes;
   return body;
 }
 

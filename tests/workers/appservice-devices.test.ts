@@ -3,7 +3,9 @@
 // https://github.com/matrix-org/matrix-spec-proposals/pull/4326
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { deviceKeysActor } from "../../party/stubs.ts";
+import type { JsonObject } from "../../lib/json.ts";
+import { appserviceActor, deviceKeysActor } from "../../party/stubs.ts";
+import { fakeAppservice, waitFor } from "./appservice-fake.ts";
 import { FakeDevice } from "../lib/e2ee/client.ts";
 import { call, expectError, newUser, SERVER_NAME, V3, type Reply } from "./room-helpers.ts";
 
@@ -55,5 +57,47 @@ describe("[as: device masquerading] device_id with user_id (MSC4326)", () => {
     expect(who.status).toBe(200);
     expect(who.body.user_id).toBe(alice.userId);
     expect(who.body.device_id).toBe(alice.deviceId);
+  });
+});
+
+describe("[as: MSC3202] key counts in transactions", () => {
+  it("[as: MSC3202] an MSC3202 appservice gets its users' one-time-key counts and unused fallback key types after upload and after a claim", async () => {
+    const crypto = fakeAppservice("crypto.as.test");
+    crypto.behaviour = "ok";
+    const reg = await call("POST", `${V3}/register`, { type: "m.login.application_service", username: `_cr_keys${++n}x${Math.floor(Math.random() * 1e6)}` }, "as-token-crypto");
+    expect(reg.status, JSON.stringify(reg.body)).toBe(200);
+    const g = { userId: reg.body.user_id as string, deviceId: reg.body.device_id as string };
+    const dev = await FakeDevice.create(g.userId, g.deviceId);
+    const up = await call(
+      "POST",
+      `${V3}/keys/upload?${new URLSearchParams({ user_id: g.userId, device_id: g.deviceId })}`,
+      { device_keys: await dev.deviceKeys(), one_time_keys: await dev.oneTimeKeys(3), fallback_keys: await dev.fallbackKey() },
+      "as-token-crypto",
+    );
+    expect(up.status, JSON.stringify(up.body)).toBe(200);
+    const countsSeen = () =>
+      crypto.transactions
+        .map((t) => (t.body["org.matrix.msc3202.device_one_time_keys_count"] as Record<string, Record<string, JsonObject>> | undefined)?.[g.userId]?.[g.deviceId])
+        .filter((c) => c !== undefined);
+    await waitFor(() => countsSeen().length > 0, "the key counts to reach the appservice");
+    expect(countsSeen().at(-1)).toEqual({ signed_curve25519: 3 });
+    const withCounts = crypto.transactions.find((t) => t.body["org.matrix.msc3202.device_one_time_keys_count"] !== undefined)!;
+    expect(withCounts.body["org.matrix.msc3202.device_unused_fallback_key_types"]).toEqual({ [g.userId]: { [g.deviceId]: ["signed_curve25519"] } });
+
+    const alice = await newUser();
+    const claim = await alice.call("POST", `${V3}/keys/claim`, { one_time_keys: { [g.userId]: { [g.deviceId]: "signed_curve25519" } } });
+    expect(claim.status).toBe(200);
+    await waitFor(() => JSON.stringify(countsSeen().at(-1)) === JSON.stringify({ signed_curve25519: 2 }), "the count after the claim");
+  });
+
+  it("[as: MSC3202] appservices without org.matrix.msc3202 get no key counts", async () => {
+    const bridge = fakeAppservice("bridge.as.test");
+    bridge.behaviour = "ok";
+    const g = await ghostWithDevice();
+    const dev = await FakeDevice.create(g.userId, g.deviceId);
+    const up = await asCall("POST", `${V3}/keys/upload`, { device_keys: await dev.deviceKeys(), one_time_keys: await dev.oneTimeKeys(2) }, { user_id: g.userId, device_id: g.deviceId });
+    expect(up.status).toBe(200);
+    await appserviceActor(env, "bridge").flush();
+    expect(bridge.transactions.some((t) => t.body["org.matrix.msc3202.device_one_time_keys_count"] !== undefined)).toBe(false);
   });
 });

@@ -81,3 +81,16 @@ describe("[as: interest] joined members (RoomInterest)", () => {
     expect(room.interested(ev({ sender: "@_irc_bob:example.org" }))).toEqual([]);
   });
 });
+
+describe("[as: ephemeral] interest in a room as such (typing, receipts)", () => {
+  it("[as: ephemeral] by room ID, by alias, or by a joined user (kept as members join and leave)", () => {
+    const room = new RoomInterest(registry, SERVER, ["@alice:example.org"]);
+    expect(room.interestedInRoom("!plain:example.org", [])).toEqual([]);
+    expect(room.interestedInRoom("!bridged1:example.org", [])).toEqual(["irc"]);
+    expect(room.interestedInRoom("!plain:example.org", ["#irc_chan:example.org"])).toEqual(["irc"]);
+    room.noteMembership("@_slack_x:example.org", "join");
+    expect(room.interestedInRoom("!plain:example.org", [])).toEqual(["slack"]);
+    room.noteMembership("@_slack_x:example.org", "leave");
+    expect(room.interestedInRoom("!plain:example.org", [])).toEqual([]);
+  });
+});

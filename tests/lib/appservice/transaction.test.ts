@@ -24,6 +24,21 @@ describe("[as: transactions] body", () => {
     expect(body["de.sorunome.msc2409.to_device"]).toEqual(body.to_device);
   });
 
+  it("[as: MSC3202] key counts per user and device, the newest item per device winning; absent when there are none", () => {
+    const body = transactionBody([
+      { kind: "device_keys", json: { user_id: "@_b:x", device_id: "D1", one_time_keys_count: { signed_curve25519: 5 }, unused_fallback_key_types: ["signed_curve25519"] } },
+      { kind: "event", json: { event_id: "$1" } },
+      { kind: "device_keys", json: { user_id: "@_b:x", device_id: "__proto__", one_time_keys_count: { signed_curve25519: 1 }, unused_fallback_key_types: [] } },
+      { kind: "device_keys", json: { user_id: "@_b:x", device_id: "D1", one_time_keys_count: { signed_curve25519: 4 }, unused_fallback_key_types: [] } },
+    ]);
+    expect(body.events).toEqual([{ event_id: "$1" }]);
+    expect(JSON.parse(JSON.stringify(body["org.matrix.msc3202.device_one_time_keys_count"]))).toEqual({
+      "@_b:x": { D1: { signed_curve25519: 4 }, ["__proto__"]: { signed_curve25519: 1 } },
+    });
+    expect(JSON.stringify(body["org.matrix.msc3202.device_unused_fallback_key_types"])).toBe('{"@_b:x":{"D1":[],"__proto__":[]}}');
+    expect(transactionBody([{ kind: "event", json: { event_id: "$2" } }])).toEqual({ events: [{ event_id: "$2" }] });
+  });
+
   it("[as: transactions] URL under the appservice's base URL", () => {
     expect(transactionUrl("http://127.0.0.1:9000/base", 7)).toBe("http://127.0.0.1:9000/base/_matrix/app/v1/transactions/7");
   });
