@@ -23,6 +23,8 @@ export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
+  /** Self-reconnecting sockets (partysocket): drop this connection and make the next one. */
+  reconnect?(code?: number, reason?: string): void;
   addEventListener(type: "open" | "message" | "close" | "error", listener: (event: SocketEvent) => void): void;
   removeEventListener(type: "open" | "message" | "close" | "error", listener: (event: SocketEvent) => void): void;
 }
@@ -144,7 +146,9 @@ export class SlidingSyncSocket {
 
   /** Drops the current connection as a network failure would (tests); the client resumes. */
   drop(): void {
-    this.#socket?.close(4000, "dropped by the client");
+    const s = this.#socket;
+    if (s?.reconnect && this.#o.socketReconnects) s.reconnect(4000, "dropped by the client");
+    else s?.close(4000, "dropped by the client");
   }
 
   get url(): string {

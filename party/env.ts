@@ -44,6 +44,18 @@ export interface Env {
   SLIDING_SYNC_MAX_SUBSCRIPTIONS?: string;
   /** Largest timeline_limit honoured; larger ones are capped (default 500). */
   SLIDING_SYNC_MAX_TIMELINE_LIMIT?: string;
+  /** required_state entries per list or subscription (default 100). */
+  SLIDING_SYNC_MAX_REQUIRED_STATE?: string;
+  /** Sliding sync over WebSocket (docs/sliding-sync-websocket.md): sockets per user (default 10). */
+  SLIDING_SYNC_WS_MAX_SOCKETS?: string;
+  /** Largest frame a client may send, in bytes (default 262144). */
+  SLIDING_SYNC_WS_MAX_FRAME_BYTES?: string;
+  /** How often an idle socket's user is re-armed on the hub shards, in ms (default 30000). */
+  SLIDING_SYNC_WS_REARM_MS?: string;
+  /** Edge token-check cache, ms (party/edge/session-cache.ts; default 2000, 0 = off, at most 60000). */
+  AUTH_CACHE_TTL_MS?: string;
+  /** Tokens one edge isolate caches (default 10000). */
+  AUTH_CACHE_MAX_ENTRIES?: string;
   RATE_LIMITS_ENABLED?: string;
   MAX_REQUEST_BYTES?: string;
   RATE_LOGIN_BURST?: string;
@@ -61,6 +73,8 @@ export interface Env {
   PUSH_ALLOW_INSECURE_GATEWAYS?: string;
   /** TURN server URIs for `/voip/turnServer`, comma-separated (`turn:` / `turns:`). */
   TURN_URIS?: string;
+  /** Room IDs per `/mutual_rooms` page. */
+  MUTUAL_ROOMS_PAGE_SIZE?: string;
   /** Most rooms one `/hierarchy` page returns (`limit` is capped to it). */
   SPACE_HIERARCHY_MAX_LIMIT?: string;
   /** Deepest `/hierarchy` walk (`max_depth` is capped to it; also its default). */
@@ -106,6 +120,8 @@ export interface Config {
   /** `/hierarchy`: largest page (`limit`) and deepest walk (`max_depth`). */
   spaceHierarchyMaxLimit: number;
   spaceHierarchyMaxDepth: number;
+  /** Room IDs per `/mutual_rooms` page. */
+  mutualRoomsPageSize: number;
   /** `/voip/turnServer`; null when no TURN server is configured (docs/configuration.md). */
   turn: TurnConfig | null;
 }
@@ -141,6 +157,7 @@ export const DEFAULTS = {
   turnUserLifetimeSeconds: 3600,
   spaceHierarchyMaxLimit: 100,
   spaceHierarchyMaxDepth: 10,
+  mutualRoomsPageSize: 100,
 } as const satisfies Omit<Config, "registrationSharedSecret" | "turn"> & { turnUserLifetimeSeconds: number };
 
 /** A setting that cannot be understood; fails loudly rather than running with a guess. */
@@ -240,6 +257,7 @@ export function parseConfig(env: Partial<Env>): Config {
     ),
     spaceHierarchyMaxLimit: positive("SPACE_HIERARCHY_MAX_LIMIT", env.SPACE_HIERARCHY_MAX_LIMIT, DEFAULTS.spaceHierarchyMaxLimit, true),
     spaceHierarchyMaxDepth: positive("SPACE_HIERARCHY_MAX_DEPTH", env.SPACE_HIERARCHY_MAX_DEPTH, DEFAULTS.spaceHierarchyMaxDepth, true),
+    mutualRoomsPageSize: positive("MUTUAL_ROOMS_PAGE_SIZE", env.MUTUAL_ROOMS_PAGE_SIZE, DEFAULTS.mutualRoomsPageSize, true),
     turn: parseTurn(env),
   };
 }

@@ -10,7 +10,7 @@
  * RPC methods throw MatrixError, which `rpcErrors` carries to the edge intact; UIA
  * challenges (401 with flows) are return values, not errors.
  */
-import { Server } from "partyserver";
+import { Server, type Connection, type ConnectionContext, type WSMessage } from "partyserver";
 import { constantTimeEqual, hashToken, mintToken, randomBase62 } from "../lib/access-token.ts";
 import { MatrixError } from "../lib/errors.ts";
 import type { JsonObject, JsonValue } from "../lib/json.ts";
@@ -36,12 +36,13 @@ import { UserRooms, type MembershipUpdate } from "./room/user-rooms.ts";
 import { upgradeRoom } from "./room/upgrade.ts";
 import type { UpgradeRequest } from "../lib/room-upgrade.ts";
 import { UserSync } from "./sync/user-sync.ts";
+import { PING as SOCKET_PING, PONG as SOCKET_PONG, SyncSockets } from "./sync/socket.ts";
 import type { SyncParams } from "../lib/sync/request.ts";
 import type { PublishedPosition } from "../lib/sync/position.ts";
 import { deliverPushNotice, tellRoomsAboutPushers, type DeliveryResult, type PushNotice } from "./push/deliver.ts";
-import schema from "../schema/user.sql";
 import { evictOtherOwners, evictTarget, PUSHER_EVICT, PUSHER_INDEX, writePusherIndex } from "./push/pusher-index.ts";
 import { UserOutbox } from "./user/outbox.ts";
+import schema from "../schema/user.sql";
 
 /** Lifetime of an access token issued together with a refresh token. */
 export const REFRESHABLE_TOKEN_LIFETIME_MS = 5 * 60 * 1000;
@@ -408,7 +409,11 @@ export class User extends Server<Env> {
           push.deletePushRules(this.ctx.storage.sql);
         }
       });
-      await this.#dropDeviceKeys(null);
+      // Every E2EE key goes, cross-signing and backups included (docs/design/e2ee.md).
+      this.#syncer().devicesDeleted(null);
+      await deviceKeysActor(this.env, this.name)
+        .accountDeactivated()
+        .catch((e: unknown) => console.error("dropping the E2EE keys of a deactivated account", e));
       return { done: true, value: { id_server_unbind_result: "no-support" } };
     });
   }
@@ -475,13 +480,57 @@ export class User extends Server<Env> {
     this.#syncer().notify();
   }
 
+  /**
+   * Simplified sliding sync (MSC4186, party/sync/sliding/) for one device: the response
+   * JSON text, its pos, and whether nothing was new. Called by the HTTP route and by the
+   * WebSocket transport; `timeoutMs` 0 answers at once.
+   */
+  async slidingSync(deviceId: string, requestJson: string, pos: string | null, timeoutMs: number): Promise<{ body: string; pos: string; empty: boolean }> {
+    return rpcErrors(() => this.#syncer().sliding().request(deviceId, requestJson, pos, timeoutMs));
+  }
+
   #sync: UserSync | undefined;
   #syncer(): UserSync {
-    return (this.#sync ??= new UserSync(this.ctx, this.env, this.name));
+    if (!this.#sync) {
+      this.#sync = new UserSync(this.ctx, this.env, this.name);
+      // Sync sockets push from the same signal that wakes long-polls (party/sync/socket.ts).
+      this.#sync.onChange(() => this.#sockets().changed());
+    }
+    return this.#sync;
   }
 
   #rooms(): UserRooms {
     return new UserRooms(this.ctx, this.env, this.name);
+  }
+
+  // ---- sliding sync over WebSocket (party/sync/socket.ts, docs/sliding-sync-websocket.md) --
+
+  /** Sockets hibernate: an idle one keeps no instance in memory. */
+  static override options = { hibernate: true };
+
+  #socketHub: SyncSockets | undefined;
+  #sockets(): SyncSockets {
+    return (this.#socketHub ??= new SyncSockets(this.env, {
+      userId: this.name,
+      storage: this.ctx.storage,
+      authenticate: (tokenHash) => this.authenticate(tokenHash),
+      slidingSync: (deviceId, requestJson, pos, timeoutMs) => this.slidingSync(deviceId, requestJson, pos, timeoutMs),
+      connections: () => this.getConnections(),
+    }));
+  }
+
+  override onConnect(connection: Connection, ctx: ConnectionContext): void {
+    // Keep-alive pings are answered by the runtime without waking a hibernated actor.
+    this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(SOCKET_PING, SOCKET_PONG));
+    this.#sockets().onConnect(connection, ctx);
+  }
+
+  override onMessage(connection: Connection, message: WSMessage): Promise<void> {
+    return this.#sockets().onMessage(connection, message);
+  }
+
+  override onClose(connection: Connection): void {
+    this.#sockets().onClose(connection);
   }
 
   // ---- devices ----------------------------------------------------------------------
@@ -630,7 +679,12 @@ export class User extends Server<Env> {
   }
 
   override async onAlarm(): Promise<void> {
-    await this.#outbox().deliver();
+    try {
+      await this.#outbox().deliver();
+    } finally {
+      // Sliding-sync sockets share the one alarm: re-arm idle ones (party/sync/socket.ts).
+      await this.#sockets().alarm();
+    }
   }
 
   // ---- account data and filters ---------------------------------------------------------

@@ -11,6 +11,7 @@ import * as devices from "./devices.ts";
 import * as discovery from "./discovery.ts";
 import * as filters from "./filters.ts";
 import * as sync from "./sync.ts";
+import * as syncSocket from "./sync-socket.ts";
 import * as keys from "./keys-server.ts";
 import * as media from "./media.ts";
 import * as e2eeKeys from "./keys.ts";
@@ -28,6 +29,7 @@ import * as threepid from "./threepid.ts";
 import * as roomReads from "./room-reads.ts";
 import * as reports from "./reports.ts";
 import * as spaces from "./spaces.ts";
+import * as mutualRooms from "./mutual-rooms.ts";
 import * as userDirectory from "./user-directory.ts";
 import * as voip from "./voip.ts";
 import * as whois from "./whois.ts";
@@ -88,6 +90,8 @@ export const router = new Router()
   // Sync (party/edge/sync.ts; docs/design/sync.md)
   .get("/_matrix/client/v3/sync", sync.sync)
   .post("/_matrix/client/unstable/org.matrix.simplified_msc3575/sync", sync.slidingSync)
+  // Sliding sync over WebSocket, Parley's own (party/edge/sync-socket.ts; docs/sliding-sync-websocket.md)
+  .get(`${syncSocket.SOCKET_PATH}`, syncSocket.slidingSyncSocket)
   // Media (party/edge/media.ts); the unauthenticated /_matrix/media/v3 downloads only with LEGACY_MEDIA_ENABLED
   .post("/_matrix/media/v3/upload", media.upload)
   .post("/_matrix/media/v1/create", media.create)
@@ -197,6 +201,7 @@ export const router = new Router()
   // Spaces and room summaries (party/edge/spaces.ts)
   .get("/_matrix/client/v1/rooms/{roomId}/hierarchy", spaces.hierarchy)
   .get("/_matrix/client/v1/room_summary/{roomIdOrAlias}", spaces.roomSummary)
+  .get("/_matrix/client/v1/mutual_rooms", mutualRooms.mutualRooms) // party/edge/mutual-rooms.ts
   // Reporting content (party/edge/reports.ts)
   .post("/_matrix/client/v3/rooms/{roomId}/report/{eventId}", reports.reportEvent)
   .post("/_matrix/client/v3/rooms/{roomId}/report", reports.reportRoom)
