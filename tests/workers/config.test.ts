@@ -24,6 +24,7 @@ describe("[config] wrangler vars", () => {
       reportReasonMaxLength: 1000,
       spaceHierarchyMaxLimit: 100,
       spaceHierarchyMaxDepth: 10,
+      mutualRoomsPageSize: 100,
       turn: null,
     });
     expect(DEFAULTS.registrationMode).toBe("closed");
