@@ -21,6 +21,6 @@ export function slidingSettings(env: Env): SlidingSettings {
     maxLists: num(env.SLIDING_SYNC_MAX_LISTS, DEFAULT_SLIDING_LIMITS.maxLists),
     maxSubscriptions: num(env.SLIDING_SYNC_MAX_SUBSCRIPTIONS, DEFAULT_SLIDING_LIMITS.maxSubscriptions),
     maxTimelineLimit: num(env.SLIDING_SYNC_MAX_TIMELINE_LIMIT, DEFAULT_SLIDING_LIMITS.maxTimelineLimit),
-    maxRequiredState: DEFAULT_SLIDING_LIMITS.maxRequiredState,
+    maxRequiredState: num(env.SLIDING_SYNC_MAX_REQUIRED_STATE, DEFAULT_SLIDING_LIMITS.maxRequiredState),
   };
 }
