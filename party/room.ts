@@ -444,7 +444,12 @@ export class Room extends Server<Env> {
    * device-list stream when they are joined (party/sync/device-lists.ts); false otherwise.
    */
   async deviceListChanged(userId: string): Promise<boolean> {
-    return rpcErrors(() => (this.#exists() ? this.#sync().deviceListChanged(userId) : false));
+    return rpcErrors(async () => {
+      if (!this.#exists() || !this.#sync().deviceListChanged(userId)) return false;
+      // MSC3202 appservices sharing this room hear of it (party/appservice/room-hook.ts).
+      await this.#appserviceHook()?.deviceListChanged(this.env, userId);
+      return true;
+    });
   }
 
   /**

@@ -89,6 +89,11 @@ export class RoomInterest {
     return out;
   }
 
+  /** Ids of the appservices with at least one user joined to the room (who share it with its members). */
+  withJoinedUsers(): string[] {
+    return this.#registry.all.filter((r) => this.#joined.get(r.id)!.size > 0).map((r) => r.id);
+  }
+
   /** Ids of the appservices interested in the event, in registration order. */
   interested(e: EventFacts, pending: PendingMembership = new Map()): string[] {
     const out: string[] = [];

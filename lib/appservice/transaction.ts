@@ -9,18 +9,20 @@
  * MSC3202 appservices, key counts of their users' devices go under
  * `org.matrix.msc3202.device_one_time_keys_count` and
  * `org.matrix.msc3202.device_unused_fallback_key_types` (user → device → value; the
- * newest item per device wins), the names matrix-bot-sdk and mautrix read.
+ * newest item per device wins), and users whose device lists changed under
+ * `org.matrix.msc3202.device_lists` (`changed`, each user once; `left` is not produced),
+ * the names matrix-bot-sdk and mautrix read.
  */
 import type { JsonObject } from "../json.ts";
 
-export type QueueKind = "event" | "ephemeral" | "to_device" | "device_keys";
+export type QueueKind = "event" | "ephemeral" | "to_device" | "device_keys" | "device_list";
 
 export interface QueuedItem {
   kind: QueueKind;
   /**
    * The ClientEvent, ephemeral event (with room_id when room-scoped), to-device event (with
    * to_user_id/to_device_id), or device_keys: `{user_id, device_id, one_time_keys_count,
-   * unused_fallback_key_types}` (MSC3202).
+   * unused_fallback_key_types}` (MSC3202), or device_list: `{changed: userId}` (MSC3202).
    */
   json: JsonObject;
 }
@@ -42,11 +44,14 @@ export function transactionBody(items: readonly QueuedItem[]): JsonObject {
   const toDevice: JsonObject[] = [];
   const otkCounts: Record<string, JsonObject> = {};
   const fallbackTypes: Record<string, JsonObject> = {};
+  const changed = new Set<string>();
   for (const it of items) {
     if (it.kind === "event") events.push(it.json);
     else if (it.kind === "ephemeral") ephemeral.push(it.json);
     else if (it.kind === "to_device") toDevice.push(it.json);
-    else {
+    else if (it.kind === "device_list") {
+      if (typeof it.json.changed === "string") changed.add(it.json.changed);
+    } else {
       const { user_id: user, device_id: device, one_time_keys_count: counts, unused_fallback_key_types: types } = it.json;
       if (typeof user !== "string" || typeof device !== "string") continue;
       // Keys are user and device IDs; a JSON object built with Object.create(null) has no __proto__ to hit.
@@ -66,6 +71,7 @@ export function transactionBody(items: readonly QueuedItem[]): JsonObject {
   }
   if (Object.keys(otkCounts).length > 0) body["org.matrix.msc3202.device_one_time_keys_count"] = otkCounts;
   if (Object.keys(fallbackTypes).length > 0) body["org.matrix.msc3202.device_unused_fallback_key_types"] = fallbackTypes;
+  if (changed.size > 0) body["org.matrix.msc3202.device_lists"] = { changed: [...changed], left: [] };
   return body;
 }
 

@@ -115,6 +115,23 @@ export class RoomAppservices {
     });
   }
 
+  /**
+   * MSC3202: `userId`'s device list changed and this room recorded it (they are joined).
+   * Appservices that set org.matrix.msc3202 and have a user joined here share the room
+   * with them, so they get `device_lists.changed`. Awaited, so that a failed hand-over
+   * fails the room's RPC and the DeviceKeys outbox retries it (a repeat is harmless).
+   */
+  async deviceListChanged(env: Env, userId: string): Promise<void> {
+    const targets = this.#room()
+      .withJoinedUsers()
+      .filter((id) => {
+        const r = this.registry.byId(id);
+        return r !== undefined && r.url !== null && r.msc3202;
+      });
+    const json = JSON.stringify({ changed: userId });
+    await Promise.all(targets.map((id) => appserviceActor(env, id).enqueue([{ kind: "device_list", json }])));
+  }
+
   #ephemeral(src: EphemeralSource, edu: { type: string; content: JsonObject }): void {
     const targets = this.#room()
       .interestedInRoom(this.roomId, aliasesOf(src.state))

@@ -7,7 +7,7 @@ import type { JsonObject } from "../../lib/json.ts";
 import { appserviceActor, deviceKeysActor } from "../../party/stubs.ts";
 import { fakeAppservice, waitFor } from "./appservice-fake.ts";
 import { FakeDevice } from "../lib/e2ee/client.ts";
-import { call, expectError, newUser, SERVER_NAME, V3, type Reply } from "./room-helpers.ts";
+import { call, createRoom, enc, expectError, newUser, SERVER_NAME, V3, type Reply } from "./room-helpers.ts";
 
 const AS_TOKEN = "as-token-bridge";
 
@@ -88,6 +88,25 @@ describe("[as: MSC3202] key counts in transactions", () => {
     const claim = await alice.call("POST", `${V3}/keys/claim`, { one_time_keys: { [g.userId]: { [g.deviceId]: "signed_curve25519" } } });
     expect(claim.status).toBe(200);
     await waitFor(() => JSON.stringify(countsSeen().at(-1)) === JSON.stringify({ signed_curve25519: 2 }), "the count after the claim");
+  });
+
+  it("[as: MSC3202] a member of a room shared with the appservice's user changes devices: device_lists.changed names them", async () => {
+    const crypto = fakeAppservice("crypto.as.test");
+    crypto.behaviour = "ok";
+    const alice = await newUser();
+    const roomId = await createRoom(alice, { preset: "public_chat" });
+    const reg = await call("POST", `${V3}/register`, { type: "m.login.application_service", username: `_cr_dl${++n}x${Math.floor(Math.random() * 1e6)}`, inhibit_login: true }, "as-token-crypto");
+    const ghost = reg.body.user_id as string;
+    const join = await call("POST", `${V3}/rooms/${enc(roomId)}/join?user_id=${enc(ghost)}`, {}, "as-token-crypto");
+    expect(join.status, JSON.stringify(join.body)).toBe(200);
+    // Alice's device gets keys: a device-list change, which her rooms record.
+    const dev = await FakeDevice.create(alice.userId, alice.deviceId);
+    expect((await alice.call("POST", `${V3}/keys/upload`, { device_keys: await dev.deviceKeys() })).status).toBe(200);
+    await deviceKeysActor(env, alice.userId).flushOutbox();
+    const changed = () => crypto.transactions.flatMap((t) => ((t.body["org.matrix.msc3202.device_lists"] as { changed: string[] } | undefined)?.changed ?? []));
+    await waitFor(() => changed().includes(alice.userId), "device_lists.changed to name alice");
+    const withLists = crypto.transactions.find((t) => t.body["org.matrix.msc3202.device_lists"] !== undefined)!;
+    expect(withLists.body["org.matrix.msc3202.device_lists"]).toMatchObject({ left: [] });
   });
 
   it("[as: MSC3202] appservices without org.matrix.msc3202 get no key counts", async () => {

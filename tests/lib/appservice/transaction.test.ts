@@ -39,6 +39,15 @@ describe("[as: transactions] body", () => {
     expect(transactionBody([{ kind: "event", json: { event_id: "$2" } }])).toEqual({ events: [{ event_id: "$2" }] });
   });
 
+  it("[as: MSC3202] device-list changes: each user once, in order, with an empty left", () => {
+    const body = transactionBody([
+      { kind: "device_list", json: { changed: "@a:x" } },
+      { kind: "device_list", json: { changed: "@b:x" } },
+      { kind: "device_list", json: { changed: "@a:x" } },
+    ]);
+    expect(body).toEqual({ events: [], "org.matrix.msc3202.device_lists": { changed: ["@a:x", "@b:x"], left: [] } });
+  });
+
   it("[as: transactions] URL under the appservice's base URL", () => {
     expect(transactionUrl("http://127.0.0.1:9000/base", 7)).toBe("http://127.0.0.1:9000/base/_matrix/app/v1/transactions/7");
   });
