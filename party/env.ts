@@ -73,6 +73,8 @@ export interface Env {
   PUSH_ALLOW_INSECURE_GATEWAYS?: string;
   /** TURN server URIs for `/voip/turnServer`, comma-separated (`turn:` / `turns:`). */
   TURN_URIS?: string;
+  /** How long an OpenID token (`/openid/request_token`) is valid, in seconds. */
+  OPENID_TOKEN_LIFETIME_SECONDS?: string;
   /** Room IDs per `/mutual_rooms` page. */
   MUTUAL_ROOMS_PAGE_SIZE?: string;
   /** Most rooms one `/hierarchy` page returns (`limit` is capped to it). */
@@ -122,6 +124,8 @@ export interface Config {
   spaceHierarchyMaxDepth: number;
   /** Room IDs per `/mutual_rooms` page. */
   mutualRoomsPageSize: number;
+  /** Lifetime of OpenID tokens, in seconds. */
+  openidTokenLifetimeSeconds: number;
   /** `/voip/turnServer`; null when no TURN server is configured (docs/configuration.md). */
   turn: TurnConfig | null;
 }
@@ -158,6 +162,7 @@ export const DEFAULTS = {
   spaceHierarchyMaxLimit: 100,
   spaceHierarchyMaxDepth: 10,
   mutualRoomsPageSize: 100,
+  openidTokenLifetimeSeconds: 3600,
 } as const satisfies Omit<Config, "registrationSharedSecret" | "turn"> & { turnUserLifetimeSeconds: number };
 
 /** A setting that cannot be understood; fails loudly rather than running with a guess. */
@@ -258,6 +263,12 @@ export function parseConfig(env: Partial<Env>): Config {
     spaceHierarchyMaxLimit: positive("SPACE_HIERARCHY_MAX_LIMIT", env.SPACE_HIERARCHY_MAX_LIMIT, DEFAULTS.spaceHierarchyMaxLimit, true),
     spaceHierarchyMaxDepth: positive("SPACE_HIERARCHY_MAX_DEPTH", env.SPACE_HIERARCHY_MAX_DEPTH, DEFAULTS.spaceHierarchyMaxDepth, true),
     mutualRoomsPageSize: positive("MUTUAL_ROOMS_PAGE_SIZE", env.MUTUAL_ROOMS_PAGE_SIZE, DEFAULTS.mutualRoomsPageSize, true),
+    openidTokenLifetimeSeconds: positive(
+      "OPENID_TOKEN_LIFETIME_SECONDS",
+      env.OPENID_TOKEN_LIFETIME_SECONDS,
+      DEFAULTS.openidTokenLifetimeSeconds,
+      true,
+    ),
     turn: parseTurn(env),
   };
 }

@@ -30,6 +30,7 @@ import * as roomReads from "./room-reads.ts";
 import * as reports from "./reports.ts";
 import * as spaces from "./spaces.ts";
 import * as mutualRooms from "./mutual-rooms.ts";
+import * as openid from "./openid.ts";
 import * as userDirectory from "./user-directory.ts";
 import * as voip from "./voip.ts";
 import * as whois from "./whois.ts";
@@ -202,6 +203,9 @@ export const router = new Router()
   .get("/_matrix/client/v1/rooms/{roomId}/hierarchy", spaces.hierarchy)
   .get("/_matrix/client/v1/room_summary/{roomIdOrAlias}", spaces.roomSummary)
   .get("/_matrix/client/v1/mutual_rooms", mutualRooms.mutualRooms) // party/edge/mutual-rooms.ts
+  // OpenID (party/edge/openid.ts): tokens for other services, and the federation check of one
+  .post("/_matrix/client/v3/user/{userId}/openid/request_token", openid.requestToken)
+  .get("/_matrix/federation/v1/openid/userinfo", openid.userinfo)
   // Reporting content (party/edge/reports.ts)
   .post("/_matrix/client/v3/rooms/{roomId}/report/{eventId}", reports.reportEvent)
   .post("/_matrix/client/v3/rooms/{roomId}/report", reports.reportRoom)

@@ -25,6 +25,7 @@ describe("[config] wrangler vars", () => {
       spaceHierarchyMaxLimit: 100,
       spaceHierarchyMaxDepth: 10,
       mutualRoomsPageSize: 100,
+      openidTokenLifetimeSeconds: 3600,
       turn: null,
     });
     expect(DEFAULTS.registrationMode).toBe("closed");
