@@ -342,12 +342,16 @@ export class SyncSockets {
       if (now && now.gen === s.gen) {
         sendError(conn, err, "sync");
         conn.setState({ ...now, live: false });
+        return "stop";
       }
-      return "stop";
+      return "done"; // refused for a request already replaced: try the new one
+
     }
     const now = state(conn);
-    // Closed, or a newer sync frame replaced the request meanwhile: this answer is stale.
-    if (!now || now.gen !== s.gen || conn.readyState !== WebSocket.OPEN) return "stop";
+    if (!now || conn.readyState !== WebSocket.OPEN) return "stop";
+    // A newer sync frame replaced the request meanwhile (it marked the socket dirty): drop
+    // this answer and go round again for the new request.
+    if (now.gen !== s.gen) return "done";
     // Nothing for the client: no frame. The next answer is computed from the client's pos
     // again (adopting an unsent pos would let the store drop the one the client holds).
     if (r.empty) return "done";

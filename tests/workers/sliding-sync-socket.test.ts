@@ -1,7 +1,8 @@
 // Sliding sync over WebSocket (docs/sliding-sync-websocket.md) through the edge Worker into
 // the User actor: the upgrade route, authentication by the first frame, error frames and
 // close codes, pushes on change, acknowledgement and resume from a pos.
-import { SELF } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
+import { userActor } from "../../party/stubs.ts";
 import { describe, expect, it } from "vitest";
 import { BASE, createRoom, enc, newUser, sendMessage, V3, type TestUser } from "./room-helpers.ts";
 
@@ -263,6 +264,26 @@ describe("sliding sync over WebSocket: pushes, acknowledgement, resume", () => {
     b.send({ type: "ack", pos: resumed.pos });
     await b.quiet(300);
     b.ws.close(1000);
+  });
+
+  it("[ws: rearm] a live socket keeps the user's alarm set; the alarm sends nothing when nothing changed and pushes go on", async () => {
+    const u = await newUser("ws");
+    const roomId = await createRoom(u);
+    const s = await authed(u);
+    s.send({ type: "sync", request: REQUEST, pos: null });
+    const first = await s.next();
+    s.send({ type: "ack", pos: first.pos });
+    await s.quiet(100);
+    const stub = userActor(env, u.userId);
+    const alarm = await runInDurableObject(stub, (_user, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await s.quiet(300);
+    // Rescheduled while the socket is live.
+    expect(await runInDurableObject(stub, (_user, state) => state.storage.getAlarm())).not.toBeNull();
+    await sendMessage(u, roomId, "after the alarm");
+    expect(messages((await s.next()).body, roomId)).toEqual(["after the alarm"]);
+    s.ws.close(1000);
   });
 
   it("[ws: resume] a pos the server does not know gets M_UNKNOWN_POS in reply to sync", async () => {
