@@ -209,6 +209,30 @@ describe("simplified sliding sync", () => {
     expect(r3.rooms).toEqual({});
   });
 
+  it("[sliding: leave] a room the user leaves is sent once, up to the leave, then stays quiet", async () => {
+    const alice = await newUser("ss");
+    const bob = await newUser("ss");
+    const roomId = await createRoom(bob, { preset: "public_chat", name: "to leave" });
+    await alice.ok("POST", `${V3}/join/${enc(roomId)}`, {});
+    const list = { ranges: [[0, 9]], timeline_limit: 10, required_state: [["m.room.member", "$ME"]] };
+    const r1 = await sss(alice, { lists: { all: list } });
+    expect(r1.rooms[roomId]!.membership).toBe("join");
+    await alice.ok("POST", roomPath(roomId, "leave"), {});
+    await sendMessage(bob, roomId, "after alice left");
+    let r2 = await sss(alice, { lists: { all: list } }, { pos: r1.pos, timeout: 10_000 });
+    while (r2.rooms[roomId]?.membership !== "leave") r2 = await sss(alice, { lists: { all: list } }, { pos: r2.pos, timeout: 10_000 });
+    const left = r2.rooms[roomId]!;
+    expect(left.initial).toBeUndefined();
+    expect(left.timeline!.map((e) => e.type)).toEqual(["m.room.member"]);
+    expect(bodies(left)).toEqual([]);
+    expect(left.required_state!.map((e) => e.content.membership)).toEqual(["leave"]);
+    // Later events in the room are not the user's to see, and do not wake the connection.
+    await sendMessage(bob, roomId, "still talking");
+    const r3 = await sss(alice, { lists: { all: list } }, { pos: r2.pos, timeout: 500 });
+    expect(r3.rooms).toEqual({});
+    expect(r3.lists.all!.count).toBe(1);
+  });
+
   it("[sliding: timeout] a long-poll returns soon after a message; txn_id is echoed", async () => {
     const alice = await newUser("ss");
     const roomId = await createRoom(alice);

@@ -190,7 +190,8 @@ export class SlidingSync {
       const config = combineConfigs(cs);
       const pos = this.#positions.get(roomId);
       const sent = prev.rooms.get(roomId);
-      const action = roomAction(sent, { m: row.membership, ms: row.stream, s: pos?.s ?? 0 }, config);
+      // A room the user is not joined to ends at their membership event: its later events never count.
+      const action = roomAction(sent, { m: row.membership, ms: row.stream, s: row.membership === "join" ? (pos?.s ?? 0) : row.stream }, config);
       const q: SlidingRoomRequest = { userId: this.userId, deviceId };
       if (action.kind !== "none") {
         q.room = {
@@ -250,7 +251,8 @@ export class SlidingSync {
           ...(sent?.n ? { n: sent.n, cr: sent.cr } : {}),
           m: a.membership,
           ms: a.memberStream,
-          s: a.room.stream,
+          // Everything up to the room's published position was considered (no re-ask for it).
+          s: a.membership === "join" ? Math.max(a.room.stream, a.position.s) : a.room.stream,
           tl: ask.config.timelineLimit,
           rs: ask.config.requiredState,
           lz: rememberLazy(sent?.lz ?? [], a.room.lazy, initial),
