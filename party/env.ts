@@ -73,6 +73,8 @@ export interface Env {
   PUSH_ALLOW_INSECURE_GATEWAYS?: string;
   /** TURN server URIs for `/voip/turnServer`, comma-separated (`turn:` / `turns:`). */
   TURN_URIS?: string;
+  /** Matches one room examines per `/search` request (bounds cost and `count`). */
+  SEARCH_SCAN_LIMIT?: string;
   /** How long an OpenID token (`/openid/request_token`) is valid, in seconds. */
   OPENID_TOKEN_LIFETIME_SECONDS?: string;
   /** Room IDs per `/mutual_rooms` page. */
@@ -126,6 +128,8 @@ export interface Config {
   mutualRoomsPageSize: number;
   /** Lifetime of OpenID tokens, in seconds. */
   openidTokenLifetimeSeconds: number;
+  /** Matches one room examines per `/search` request. */
+  searchScanLimit: number;
   /** `/voip/turnServer`; null when no TURN server is configured (docs/configuration.md). */
   turn: TurnConfig | null;
 }
@@ -163,6 +167,7 @@ export const DEFAULTS = {
   spaceHierarchyMaxDepth: 10,
   mutualRoomsPageSize: 100,
   openidTokenLifetimeSeconds: 3600,
+  searchScanLimit: 1000,
 } as const satisfies Omit<Config, "registrationSharedSecret" | "turn"> & { turnUserLifetimeSeconds: number };
 
 /** A setting that cannot be understood; fails loudly rather than running with a guess. */
@@ -269,6 +274,7 @@ export function parseConfig(env: Partial<Env>): Config {
       DEFAULTS.openidTokenLifetimeSeconds,
       true,
     ),
+    searchScanLimit: positive("SEARCH_SCAN_LIMIT", env.SEARCH_SCAN_LIMIT, DEFAULTS.searchScanLimit, true),
     turn: parseTurn(env),
   };
 }

@@ -44,6 +44,7 @@ import { RoomReads } from "./room/read-api.ts";
 import { serverSigningKey } from "./room/signing-key.ts";
 import { RoomStore } from "./room/store.ts";
 import { roomSummary } from "./room/summary.ts";
+import { catchUpIndex, searchRoom, type RoomSearchRequest, type RoomSearchResult } from "./room/search.ts";
 import type { RoomSummaryFacts } from "../lib/spaces.ts";
 import { restrictIntent, tombstoneIntent, upgradeSource } from "./room/upgrade.ts";
 import { RoomHead, WritePath, writeNewRoom, type Intent, type WriteContext } from "./room/write-path.ts";
@@ -351,6 +352,15 @@ export class Room extends Server<Env> {
   /** /hierarchy and /room_summary: the summary as `userId` (null: no token) sees it; null when no room is here. */
   async summary(p: { userId: string | null; children: boolean; suggestedOnly: boolean }): Promise<RoomSummaryFacts | null> {
     return rpcErrors(() => (this.#exists() ? roomSummary({ roomId: this.name, sql: this.ctx.storage.sql, store: this.store, rules: this.#room().rules }, p) : null));
+  }
+
+  /** POST /search: this room's matches for one user, after indexing what is new (party/room/search.ts). */
+  async search(p: RoomSearchRequest): Promise<RoomSearchResult> {
+    return rpcErrors(() => {
+      const view = this.#syncRoomView();
+      catchUpIndex(view, this.ctx.storage);
+      return searchRoom(view, p);
+    });
   }
 
   // ---- outbox -----------------------------------------------------------------------

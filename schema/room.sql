@@ -123,3 +123,14 @@ CREATE TABLE device_list_changes (
   pos INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX device_list_changes_pos ON device_list_changes (pos);
+
+-- migration 4: server-side search (party/room/search.ts)
+-- Full-text index of the searchable events (m.room.message body, m.room.name, m.room.topic),
+-- rowid = the event's stream ordering. Contentless: the text stays in `events` only. Filled
+-- lazily by the first search after new events (search_indexed.stream is how far it got);
+-- redacted and rejected events are left out when searching.
+CREATE VIRTUAL TABLE search_fts USING fts5 (body, name, topic, content = '', tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE search_indexed (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  stream INTEGER NOT NULL
+);

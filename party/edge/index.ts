@@ -31,6 +31,7 @@ import * as reports from "./reports.ts";
 import * as spaces from "./spaces.ts";
 import * as mutualRooms from "./mutual-rooms.ts";
 import * as openid from "./openid.ts";
+import * as search from "./search.ts";
 import * as userDirectory from "./user-directory.ts";
 import * as voip from "./voip.ts";
 import * as whois from "./whois.ts";
@@ -206,6 +207,7 @@ export const router = new Router()
   // OpenID (party/edge/openid.ts): tokens for other services, and the federation check of one
   .post("/_matrix/client/v3/user/{userId}/openid/request_token", openid.requestToken)
   .get("/_matrix/federation/v1/openid/userinfo", openid.userinfo)
+  .post("/_matrix/client/v3/search", search.search) // server-side search (party/edge/search.ts)
   // Reporting content (party/edge/reports.ts)
   .post("/_matrix/client/v3/rooms/{roomId}/report/{eventId}", reports.reportEvent)
   .post("/_matrix/client/v3/rooms/{roomId}/report", reports.reportRoom)

@@ -26,6 +26,7 @@ describe("[config] wrangler vars", () => {
       spaceHierarchyMaxDepth: 10,
       mutualRoomsPageSize: 100,
       openidTokenLifetimeSeconds: 3600,
+      searchScanLimit: 1000,
       turn: null,
     });
     expect(DEFAULTS.registrationMode).toBe("closed");
