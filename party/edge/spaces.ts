@@ -86,7 +86,11 @@ export async function hierarchy(r: EdgeRequest): Promise<Response> {
         if (!f) return null;
         const needJoined = f.restricted && !f.summary.world_readable && f.membership !== "join" && f.membership !== "invite";
         return maySeeSummary(f, needJoined ? await joinedRooms() : new Set()) ? f : null;
-      })();
+      })().catch((e: unknown) => {
+        // A room that cannot answer is left out of the walk (prefetched ones may never be awaited).
+        console.error(`hierarchy: room ${roomId} unavailable`, e);
+        return null;
+      });
       cache.set(key, p);
     }
     return p;
