@@ -2,12 +2,12 @@
 // the real server (npm start) driven by matrix-js-sdk 37.5.0, every response validated
 // against the spec's OpenAPI (except /voip/turnServer's `{}`, see below).
 import { describe, expect, inject, it } from "vitest";
-import { ClientPrefix, Method } from "matrix-js-sdk";
+import { ClientPrefix, type MatrixClient, Method } from "matrix-js-sdk";
 import { errcodeOf, sdkHarness } from "./sdk.ts";
 
 const { register, client } = sdkHarness({ ignoredErrors: ["Error"] });
 
-const v1 = { prefix: ClientPrefix.V1 };
+const v1 = { prefix: ClientPrefix.V1 } as Parameters<MatrixClient["http"]["authedRequest"]>[4];
 
 describe("[e2e: client extras] matrix-js-sdk against the real server", () => {
   it("[cs: voip] turnServer with no TURN configured answers {} (as Synapse), which the SDK accepts", async () => {
