@@ -5,8 +5,8 @@
  * A literal dot or backslash inside a property name is escaped with a backslash;
  * any other escape sequence is kept as it is (`\x` is a backslash and an `x`).
  */
-import type { JsonValue } from "../json.ts";
-import { isJsonObject } from "../json.ts";
+import type { JsonValue } from "./json.ts";
+import { isJsonObject } from "./json.ts";
 
 /** The property names a path names, unescaped. */
 export function splitDottedPath(path: string): string[] {

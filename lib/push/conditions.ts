@@ -6,7 +6,7 @@
  */
 import type { JsonObject, JsonValue } from "../json.ts";
 import { isJsonObject } from "../json.ts";
-import { valueAtPath } from "./dotted-path.ts";
+import { valueAtPath } from "../dotted-path.ts";
 import { globMatchesWhole, globMatchesWords, literalMatchesWords } from "./glob.ts";
 import type { PushCondition } from "./types.ts";
 

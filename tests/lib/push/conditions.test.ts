@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../lib/json.ts";
 import { conditionMatches, parseMemberCountIs, type PushContext } from "../../../lib/push/conditions.ts";
-import { splitDottedPath, valueAtPath } from "../../../lib/push/dotted-path.ts";
+import { splitDottedPath, valueAtPath } from "../../../lib/dotted-path.ts";
 import { globMatchesWhole, globMatchesWords } from "../../../lib/push/glob.ts";
 import type { PushCondition } from "../../../lib/push/types.ts";
 
