@@ -5,13 +5,17 @@
  * https://spec.matrix.org/v1.19/server-server-api/#signing-events
  */
 import { badJson } from "./errors.ts";
-import { computeEventId, computeRoomIdForCreateEvent, generateServerScopedEventId } from "./event-id.ts";
+import { encodeBase64 } from "./base64.ts";
+import { canonicalJson, CanonicalJsonError } from "./canonical-json.ts";
+import { computeEventId, computeRoomIdForCreateEvent, eventIdFromReferenceHash, generateServerScopedEventId } from "./event-id.ts";
 import { pduFromWire, pduToWire, type ReferenceHashLookup } from "./event-format.ts";
 import { validatePduFormat } from "./event-validation.ts";
 import type { JsonObject } from "./json.ts";
 import type { Pdu } from "./pdu.ts";
 import type { RoomVersionRules } from "./room-versions.ts";
-import { hashAndSignEvent, type Ed25519Key } from "./signing.ts";
+import { computeContentHash, sha256 } from "./hashes.ts";
+import { redactEvent } from "./redaction.ts";
+import { signingInput, type Ed25519Key } from "./signing.ts";
 
 export interface BuildEventInput {
   rules: RoomVersionRules;
@@ -41,6 +45,8 @@ export interface BuiltEvent {
   wire: JsonObject;
   /** The room ID (for a v12 create event: the one it defines). */
   roomId: string;
+  /** `wire` as canonical JSON text (what the room stores); absent when it has none (pre-v6 floats). */
+  canonical?: string;
 }
 
 /** Builds, hashes and signs a local event. Throws MatrixError when the result is malformed or too large. */
@@ -72,11 +78,21 @@ export async function buildEvent(input: BuildEventInput, key: Ed25519Key, server
   if (rules.eventFormat.eventIdFormat === "server-scoped") draft.event_id = generateServerScopedEventId(serverName);
 
   const unsignedWire = pduToWire(draft, rules, input.referenceHashes);
-  let wire = await hashAndSignEvent(unsignedWire, serverName, key, rules);
+  const hashed: JsonObject = { ...unsignedWire, hashes: { sha256: await computeContentHash(unsignedWire) } };
+  // The signature covers the redacted event without `signatures` and `unsigned`, and the
+  // reference hash (the event ID since v3) is taken over exactly those bytes: make them once.
+  const redactedBytes = signingInput(redactEvent(hashed, rules));
+  let wire: JsonObject = { ...hashed, signatures: { [serverName]: { [key.keyId]: encodeBase64(await key.sign(redactedBytes)) } } };
   if (input.unsigned !== undefined) wire = { ...wire, unsigned: input.unsigned };
-  validatePduFormat(wire, rules);
+  let canonical: string | undefined;
+  try {
+    canonical = canonicalJson(wire);
+  } catch (e) {
+    if (!(e instanceof CanonicalJsonError)) throw e; // validatePduFormat says what is wrong
+  }
+  validatePduFormat(wire, rules, canonical);
 
-  const eventId = await computeEventId(wire, rules);
+  const eventId = eventIdFromReferenceHash(await sha256(redactedBytes), rules) ?? (await computeEventId(wire, rules));
   const roomId = definesRoomId ? await computeRoomIdForCreateEvent(wire, rules) : input.roomId!;
-  return { pdu: pduFromWire(wire, rules, eventId), wire, roomId };
+  return { pdu: pduFromWire(wire, rules, eventId), wire, roomId, canonical };
 }

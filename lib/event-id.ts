@@ -35,6 +35,21 @@ export async function computeEventId(eventJson: JsonObject, rules: IdRules): Pro
   }
 }
 
+/**
+ * The event ID (v3+) from a reference hash already computed — for a builder that hashed
+ * the redacted event's bytes once for both its signature and its ID. Undefined for v1–v2.
+ */
+export function eventIdFromReferenceHash(hash: Uint8Array, rules: IdRules): string | undefined {
+  switch (rules.eventFormat.eventIdFormat) {
+    case "server-scoped":
+      return undefined;
+    case "reference-hash-base64":
+      return "$" + encodeBase64(hash);
+    case "reference-hash-urlsafe":
+      return "$" + encodeBase64Url(hash);
+  }
+}
+
 /** A fresh `$opaque:server` event ID for v1–v2 rooms (18 random URL-safe characters, as common servers use). */
 export function generateServerScopedEventId(serverName: string): string {
   const random = encodeBase64Url(crypto.getRandomValues(new Uint8Array(14))).slice(0, 18);

@@ -69,15 +69,19 @@ function checkInteger(json: JsonObject, field: string, min: number): void {
 const isV12Create = (json: JsonObject, rules: RoomVersionRules) =>
   rules.eventFormat.roomIdIsCreateEventHash && json.type === "m.room.create";
 
-/** Throws MatrixError (M_BAD_JSON, or M_TOO_LARGE for size limits) when the PDU is malformed for its room version. */
-export function validatePduFormat(json: JsonObject, rules: RoomVersionRules): void {
+/**
+ * Throws MatrixError (M_BAD_JSON, or M_TOO_LARGE for size limits) when the PDU is malformed
+ * for its room version. `canonical`: the event's canonical JSON text when the caller has it
+ * already (a builder that stores it), so it is not serialised twice.
+ */
+export function validatePduFormat(json: JsonObject, rules: RoomVersionRules, canonical?: string): void {
   if (rules.strictCanonicalJson) {
     const at = findNonCanonicalNumber(json, "");
     if (at !== undefined) throw badJson(`${at} is not an integer in ±(2^53−1), as canonical JSON requires`);
   }
   let size: number;
   try {
-    size = canonicalJsonBytes(json).length;
+    size = canonical !== undefined ? utf8Length(canonical) : canonicalJsonBytes(json).length;
   } catch (e) {
     if (!(e instanceof CanonicalJsonError)) throw e;
     // Before v6 floats were tolerated; measure them as plain JSON.

@@ -40,6 +40,8 @@ type Match = { handler: Handler; params: Record<string, string> } | { status: 40
 
 export class Router {
   readonly #routes: Route[] = [];
+  /** The routes by segment count, in registration order: a request only tries patterns of its length. */
+  readonly #byLength = new Map<number, Route[]>();
 
   add(method: Method, pattern: string, handler: Handler): this {
     if (!pattern.startsWith("/")) throw new Error(`route pattern must start with /: ${pattern}`);
@@ -47,7 +49,11 @@ export class Router {
     for (const r of this.#routes) {
       if (r.method === method && r.pattern === pattern) throw new Error(`duplicate route ${method} ${pattern}`);
     }
-    this.#routes.push({ method, pattern, segments, handler });
+    const route = { method, pattern, segments, handler };
+    this.#routes.push(route);
+    const same = this.#byLength.get(segments.length);
+    if (same) same.push(route);
+    else this.#byLength.set(segments.length, [route]);
     return this;
   }
 
@@ -72,7 +78,7 @@ export class Router {
   match(method: string, pathname: string): Match {
     const parts = pathname.slice(1).split("/");
     let pathKnown = false;
-    for (const route of this.#routes) {
+    for (const route of this.#byLength.get(parts.length) ?? []) {
       const params = matchSegments(route.segments, parts);
       if (!params) continue;
       pathKnown = true;
@@ -122,16 +128,16 @@ export class Router {
 
 function matchSegments(pattern: string[], parts: string[]): Record<string, string> | undefined {
   if (pattern.length !== parts.length) return undefined;
+  // Literal segments first: most patterns fail there, before any parameter is decoded.
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i]!;
+    const isParam = p.startsWith("{") && p.endsWith("}");
+    if (isParam ? parts[i] === "" : p !== parts[i]) return undefined;
+  }
   const params: Record<string, string> = {};
   for (let i = 0; i < pattern.length; i++) {
     const p = pattern[i]!;
-    const part = parts[i]!;
-    if (p.startsWith("{") && p.endsWith("}")) {
-      if (part === "") return undefined;
-      params[p.slice(1, -1)] = decodeParam(part);
-    } else if (p !== part) {
-      return undefined;
-    }
+    if (p.startsWith("{") && p.endsWith("}")) params[p.slice(1, -1)] = decodeParam(parts[i]!);
   }
   return params;
 }

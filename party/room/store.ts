@@ -35,6 +35,8 @@ export interface RoomInfo {
 export interface NewEvent {
   pdu: Pdu;
   wire: JsonObject;
+  /** `wire` as canonical JSON text when the builder made it already (stored as is). */
+  canonical?: string;
   stream: number;
   stateBefore: number;
   /** For a state event: the version it makes (one delta, itself) and, for a snapshot, the whole state. */
@@ -120,8 +122,13 @@ export class RoomStore {
 
   /** Stored forward extremities; empty while the graph is linear (see schema). */
   storedExtremities(): string[] {
-    return this.#all<{ event_id: string }>("SELECT event_id FROM forward_extremities").map((r) => r.event_id);
+    const ids = this.#all<{ event_id: string }>("SELECT event_id FROM forward_extremities").map((r) => r.event_id);
+    this.#extremitiesStored = ids.length > 0;
+    return ids;
   }
+
+  /** Whether forward_extremities may hold rows (unknown until read): a local commit clears it only then. */
+  #extremitiesStored: boolean | undefined;
 
   /** A user's member events, newest first (the events_state index answers this). */
   memberEvents(userId: string): Array<{ eventId: string; stream: number }> {
@@ -211,8 +218,10 @@ export class RoomStore {
       }
       for (const e of events) this.#insert(e, exec);
       // A local event takes every extremity as its prev_events: the graph is linear again.
-      if (events.length > 0) exec("DELETE FROM forward_extremities");
+      // (Skipped when the table is known to be empty: one statement less per send.)
+      if (events.length > 0 && this.#extremitiesStored !== false) exec("DELETE FROM forward_extremities");
     });
+    if (events.length > 0) this.#extremitiesStored = false;
     for (const e of events) {
       if (e.redacts) this.#cache.delete(e.redacts);
     }
@@ -231,7 +240,7 @@ export class RoomStore {
       p.sender,
       p.depth ?? 0,
       p.origin_server_ts,
-      canonicalJson(e.wire),
+      e.canonical ?? canonicalJson(e.wire),
       e.stateBefore,
       e.relation?.relType ?? null,
       e.relation?.relatesTo ?? null,

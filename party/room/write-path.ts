@@ -251,6 +251,7 @@ async function buildNext(ctx: WriteContext, w: Working, intent: Intent): Promise
   );
   authorize(built.pdu, w, ctx.rules);
   const e = describe(built.pdu, built.wire, w, ctx, intent);
+  if (built.canonical !== undefined) e.canonical = built.canonical; // stored as is: not serialised again
   w.accept(e);
   return e;
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { canonicalJson } from "../../lib/canonical-json.ts";
 import { describe, expect, it } from "vitest";
 import { decodeBase64 } from "../../lib/base64.ts";
 import { buildEvent, type BuildEventInput } from "../../lib/event-build.ts";
@@ -51,6 +52,8 @@ describe("building events", () => {
       const built = await buildEvent(base(v, { prevEvents: [prev], authEvents: [prev], roomId: r.eventFormat.roomIdIsCreateEventHash ? "!" + "B".repeat(43) : "!r:domain" }), key, "domain");
       expect(isValidEventId(built.pdu.event_id, r.eventFormat)).toBe(true);
       expect(built.pdu.event_id).toBe(await computeEventId(built.wire, r));
+      // The canonical text handed to storage is the wire event's, byte for byte.
+      expect(built.canonical).toBe(canonicalJson(built.wire));
       expect(built.pdu.prev_events).toEqual([prev]);
       expect(built.wire.prev_events).toEqual(r.eventFormat.referencesCarryHashes ? [[prev, {}]] : [prev]);
       expect("origin" in built.wire).toBe(!r.redaction.dropOriginMembershipPrevState);
