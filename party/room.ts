@@ -446,7 +446,13 @@ export class Room extends Server<Env> {
 
   /** Sliding sync (MSC4186): this room's part for one connection, as JSON text (party/sync/sliding/room-feed.ts). */
   async slidingRoom(req: SlidingRoomRequest): Promise<string> {
-    return rpcErrors(() => JSON.stringify(slidingRoom(this.#syncRoomView(), this.#sync().position(), req)));
+    // Notification counts in the same call when asked (the counting memo is behind unreadCounts).
+    const counts = req.pushRules === undefined ? undefined : await this.unreadCounts({ userId: req.userId, pushRules: req.pushRules, perThread: false });
+    return rpcErrors(() => {
+      const answer = slidingRoom(this.#syncRoomView(), this.#sync().position(), req);
+      if (counts !== undefined) answer.counts = counts?.room ?? null;
+      return JSON.stringify(answer);
+    });
   }
 
   /**

@@ -102,7 +102,7 @@ export class UserSync {
   #sliding: SlidingSync | undefined;
   /** Simplified sliding sync (MSC4186) of this user, on the same signal and hub arming. */
   sliding(): SlidingSync {
-    return (this.#sliding ??= new SlidingSync(this.ctx, this.env, this.userId, this.#signal));
+    return (this.#sliding ??= new SlidingSync(this.ctx, this.env, this.userId, this.#signal, this.#e2ee));
   }
 
   /** Long-polls waiting now. */

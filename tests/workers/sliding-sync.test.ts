@@ -3,6 +3,7 @@
 // extensions delivered once, pos handling, long-poll, bad input.
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../lib/json.ts";
+import { withKeys } from "./keys-helpers.ts";
 import { createRoom, enc, expectError, newUser, roomPath, sendMessage, V3, type TestUser } from "./room-helpers.ts";
 
 const SSS = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
@@ -231,6 +232,52 @@ describe("simplified sliding sync", () => {
     const r3 = await sss(alice, { lists: { all: list } }, { pos: r2.pos, timeout: 500 });
     expect(r3.rooms).toEqual({});
     expect(r3.lists.all!.count).toBe(1);
+  });
+
+  it("[sliding: e2ee] sharing a room and a key upload show in device_lists.changed; leaving shows in left", async () => {
+    const alice = await newUser("ss");
+    const bob = await newUser("ss");
+    const roomId = await createRoom(alice, { preset: "public_chat" });
+    const body = { lists: { all: { ranges: [[0, 9]], timeline_limit: 1, required_state: [] } }, extensions: { e2ee: { enabled: true } } };
+    let r = await sss(alice, body);
+    const collect = async (want: (r: Res) => boolean) => {
+      for (let i = 0; i < 6; i++) {
+        r = await sss(alice, body, { pos: r.pos, timeout: 3000 });
+        if (want(r)) return true;
+      }
+      return false;
+    };
+    await bob.ok("POST", `${V3}/join/${enc(roomId)}`, {});
+    expect(await collect((x) => (x.extensions.e2ee.device_lists?.changed ?? []).includes(bob.userId))).toBe(true);
+    // A key upload by bob (a new device list) reaches alice through the room's device-list stream.
+    await withKeys(bob);
+    expect(await collect((x) => (x.extensions.e2ee.device_lists?.changed ?? []).includes(bob.userId))).toBe(true);
+    await bob.ok("POST", roomPath(roomId, "leave"), {});
+    expect(await collect((x) => (x.extensions.e2ee.device_lists?.left ?? []).includes(bob.userId))).toBe(true);
+  });
+
+  it("[sliding: counts] notification_count with the room's new events; a read receipt clears it", async () => {
+    const alice = await newUser("ss");
+    const bob = await newUser("ss");
+    const roomId = await createRoom(alice, { preset: "trusted_private_chat", invite: [bob.userId] });
+    await bob.ok("POST", `${V3}/join/${enc(roomId)}`, {});
+    const body = { lists: { all: { ranges: [[0, 9]], timeline_limit: 5, required_state: [] } } };
+    let r = await sss(alice, body);
+    const sent = await sendMessage(bob, roomId, "ping");
+    let room: Room | undefined;
+    for (let i = 0; i < 5 && !bodies(room).includes("ping"); i++) {
+      r = await sss(alice, body, { pos: r.pos, timeout: 5000 });
+      room = r.rooms[roomId];
+    }
+    expect(bodies(room)).toEqual(["ping"]);
+    expect(room!.notification_count).toBe(1); // one-to-one room: every message notifies
+    await alice.ok("POST", roomPath(roomId, `receipt/m.read/${enc(sent.body.event_id as string)}`), {});
+    let cleared: Room | undefined;
+    for (let i = 0; i < 5 && cleared?.notification_count !== 0; i++) {
+      r = await sss(alice, body, { pos: r.pos, timeout: 5000 });
+      cleared = r.rooms[roomId];
+    }
+    expect(cleared).toEqual({ notification_count: 0, highlight_count: 0 });
   });
 
   it("[sliding: timeout] a long-poll returns soon after a message; txn_id is echoed", async () => {

@@ -29,6 +29,13 @@ export interface SlidingRoomRequest {
   receiptsSince?: number;
   /** The typing set (the typing extension). */
   typing?: boolean;
+  /**
+   * Facts for the user's DeviceKeys actor (the e2ee extension, docs/design/e2ee.md): who
+   * joined or left and whose keys changed since this position; null: the whole member list.
+   */
+  deviceLists?: { since: { s: number; d: number } | null };
+  /** The user's push rules as `{ global: ruleset }` JSON: the notification counts come in the same call. */
+  pushRules?: string;
 }
 
 export interface Hero {
@@ -64,6 +71,11 @@ export interface SlidingRoomAnswer {
   };
   receipts?: { position: number; content: JsonObject };
   typing?: string[];
+  members?: string[];
+  memberChanges?: { joined: string[]; left: string[] };
+  deviceListChanged?: string[];
+  /** Notification counts (asked with `pushRules`); null when the user is not joined. */
+  counts?: UnreadCounts | null;
 }
 
 /** A room entry of the response. */

@@ -24,6 +24,7 @@ import { serveEvents } from "../../room/relations.ts";
 import { scanPage } from "../../room/scan.ts";
 import type { StoredEvent } from "../../room/store.ts";
 import { ROW_COLUMNS, Viewer, type EventRow, type ReadRoom } from "../../room/visibility.ts";
+import { deviceListChangesSince, memberChangesBetween } from "../device-lists.ts";
 import { STRIPPED_STATE_TYPES } from "../room-feed.ts";
 
 export function slidingRoom(room: ReadRoom, position: PublishedPosition, req: SlidingRoomRequest): SlidingRoomAnswer {
@@ -54,6 +55,24 @@ export function slidingRoom(room: ReadRoom, position: PublishedPosition, req: Sl
   }
   if (joined && req.receiptsSince !== undefined) out.receipts = receipts(room, req.userId, req.receiptsSince, timelineEvents);
   if (joined && req.typing) out.typing = new RoomReads(room).typingUsers().user_ids;
+  if (joined && req.deviceLists) Object.assign(out, deviceListFacts(room, req.deviceLists.since, viewer.lastMembershipStream));
+  return out;
+}
+
+/** Who joined or left since `since` and whose keys changed (the whole member list for a room new to the user's DeviceKeys actor). */
+function deviceListFacts(room: ReadRoom, since: { s: number; d: number } | null, memberStream: number): Partial<SlidingRoomAnswer> {
+  if (!since || memberStream > since.s) {
+    const members = room.sql
+      .exec<{ state_key: string }>("SELECT state_key FROM current_state WHERE type = 'm.room.member' AND membership = 'join'")
+      .toArray()
+      .map((r) => r.state_key);
+    return { members };
+  }
+  const out: Partial<SlidingRoomAnswer> = {};
+  const changes = memberChangesBetween(room.sql, since.s, room.head.stream);
+  if (changes.joined.length > 0 || changes.left.length > 0) out.memberChanges = changes;
+  const changed = deviceListChangesSince(room.sql, since.d);
+  if (changed.length > 0) out.deviceListChanged = changed;
   return out;
 }
 

@@ -11,9 +11,11 @@
  * both call `request`; the WebSocket one also listens to UserSync.onChange.
  */
 import { MatrixError } from "../../../lib/errors.ts";
+import type { RoomAnswerFacts } from "../../../lib/e2ee/device-list-tracking.ts";
 import type { JsonObject, JsonValue } from "../../../lib/json.ts";
+import type { UnreadCounts } from "../../../lib/push/counts.ts";
 import { JsonParseError, parseJsonStrict } from "../../../lib/json-parse.ts";
-import { shardOf } from "../../../lib/sync/hub.ts";
+import { MAX_BUFFERED_EVENTS, shardOf } from "../../../lib/sync/hub.ts";
 import { isSyncMembership, type PublishedPosition, type RoomPosition, type SyncMembership } from "../../../lib/sync/position.ts";
 import { MAX_SYNC_TIMEOUT_MS } from "../../../lib/sync/request.ts";
 import type { RoomSyncResult } from "../../../lib/sync/response.ts";
@@ -23,8 +25,10 @@ import { DEFAULT_TO_DEVICE_LIMIT, parseSlidingRequest, type ExtensionScope, type
 import { roomResultJson, type RoomResultJson, type SlidingRoomAnswer, type SlidingRoomRequest } from "../../../lib/sync/sliding/room-result.ts";
 import type { Env } from "../../env.ts";
 import { attachUnreadCounts } from "../../push/sync-counts.ts";
+import { loadPushRules, pushRulesContent } from "../../user/push-rules.ts";
 import { accountDataPosition } from "../account-data.ts";
 import { deviceKeysActor, roomActor, syncHubActor, syncHubShards } from "../../stubs.ts";
+import type { E2eeAnswers } from "../e2ee.ts";
 import type { Signal } from "../signal.ts";
 import { slidingSettings, type SlidingSettings } from "./settings.ts";
 import { SlidingStore } from "./store.ts";
@@ -75,6 +79,13 @@ export class SlidingSync {
   readonly #positions = new Map<string, PublishedPosition>();
   readonly #seeds = new Map<string, PublishedPosition>();
   readonly #meta = new Map<string, RoomMeta>();
+  /**
+   * Per joined room, the positions up to which its member and key facts went to the
+   * user's DeviceKeys actor (memory only: after a restart every room is asked once more),
+   * and the rooms whose new events may hold a member change (so must be asked again).
+   */
+  readonly #observed = new Map<string, { s: number; d: number }>();
+  readonly #memberDirty = new Set<string>();
   /** The shards hold this user armed at #positions since signal generation g (no wake since: nothing moved). */
   #armed: { generation: number; until: number } | undefined;
   #lock: Promise<unknown> = Promise.resolve();
@@ -87,6 +98,7 @@ export class SlidingSync {
     private readonly env: Env,
     private readonly userId: string,
     private readonly signal: Signal,
+    private readonly e2eeAnswers: E2eeAnswers,
   ) {
     this.#settings = slidingSettings(env);
     this.#store = new SlidingStore(ctx.storage, this.#settings.maxConnections);
@@ -138,7 +150,7 @@ export class SlidingSync {
     const now = Date.now();
     const rows = this.#memberships();
     const byRoom = new Map(rows.map((r) => [r.roomId, r]));
-    await this.#refreshPositions(rows.filter((r) => r.membership === "join").map((r) => r.roomId), generation);
+    await this.#refreshPositions(rows.filter((r) => r.membership === "join").map((r) => r.roomId), generation, req.extensions.e2ee);
 
     // The server's room list: joined, invited, knocked, banned; left only if this connection had the room.
     const dms = this.#dmRooms();
@@ -218,17 +230,31 @@ export class SlidingSync {
       if (joined && (action.kind !== "none" || sent?.n === undefined || (pos?.r ?? 0) > (sent.cr ?? -1))) countRooms.add(roomId);
       if (q.room || q.receiptsSince !== undefined || q.typing) asks.set(roomId, { req: q, action, config });
     }
+    const factRooms = ext.e2ee ? this.#deviceListAsks(rows, deviceId, asks) : [];
+    // A room asked anyway counts in the same call; the others (receipts moved) are asked for counts alone.
+    let pushRules: string | undefined;
+    for (const roomId of countRooms) {
+      const ask = asks.get(roomId);
+      if (ask) ask.req.pushRules = pushRules ??= JSON.stringify(pushRulesContent(this.userId, loadPushRules(this.ctx.storage.sql)));
+    }
     const answers = await this.#askRooms([...asks].map(([roomId, a]) => [roomId, a.req] as const));
 
+    const observed = factRooms.length > 0 ? await this.#recordDeviceLists(deviceId, req, prev, factRooms, answers) : undefined;
+
     // Notification counts for joined rooms whose events or receipts moved.
+    const counts = new Map<string, UnreadCounts>();
     const countTargets: Array<[string, null, RoomSyncResult]> = [];
     for (const roomId of countRooms) {
       const a = answers.get(roomId);
+      if (a?.counts !== undefined) {
+        if (a.counts) counts.set(roomId, a.counts);
+        continue;
+      }
       const p = a?.position ?? this.#positions.get(roomId);
       if (p) countTargets.push([roomId, null, { membership: "join", memberStream: byRoom.get(roomId)!.stream, position: p }]);
     }
     await attachUnreadCounts(this.env, this.ctx.storage.sql, this.userId, countTargets, false);
-    const counts = new Map(countTargets.flatMap(([id, , r]) => (r.unreadNotifications ? [[id, r.unreadNotifications] as const] : [])));
+    for (const [id, , r] of countTargets) if (r.unreadNotifications) counts.set(id, r.unreadNotifications);
 
     // Room results.
     const rooms: Record<string, RoomResultJson> = {};
@@ -282,7 +308,7 @@ export class SlidingSync {
     if (ext.receipts) extensions.receipts = { rooms: receipts };
     if (ext.typing) extensions.typing = { rooms: typing };
     if (ext.accountData) extensions.account_data = this.#accountData(ext.accountData, prev, next, roomLists, req, byRoom);
-    await this.#e2eeParts(deviceId, req, prev, next, extensions);
+    await this.#e2eeParts(deviceId, req, prev, next, extensions, observed);
     next.ts = now;
 
     const response: JsonObject = { pos: "" };
@@ -337,7 +363,7 @@ export class SlidingSync {
    * user at the answer's positions, so the next change wakes it), rooms a shard does not
    * know asked directly. Skipped while the shards hold the user armed and nothing woke it.
    */
-  async #refreshPositions(joined: string[], generation: number): Promise<void> {
+  async #refreshPositions(joined: string[], generation: number, watchMembers: boolean): Promise<void> {
     const now = Date.now();
     const a = this.#armed;
     if (a && a.generation === generation && now < a.until - ARM_AHEAD_MS / 2 && joined.every((id) => this.#positions.has(id))) return;
@@ -365,8 +391,12 @@ export class SlidingSync {
           this.#seeds.delete(roomId);
         }
         try {
-          const r = await syncHubActor(this.env, shard).poll(this.userId, known, seeds, armUntil, 0, true);
-          for (const d of r.changed) this.#positions.set(d.roomId, d.pos);
+          // With the e2ee extension the shard's buffered events tell whether a member changed.
+          const r = await syncHubActor(this.env, shard).poll(this.userId, known, seeds, armUntil, watchMembers ? MAX_BUFFERED_EVENTS : 0, true);
+          for (const d of r.changed) {
+            this.#positions.set(d.roomId, d.pos);
+            if (d.events === undefined || d.events.some((e) => e.type === "m.room.member")) this.#memberDirty.add(d.roomId);
+          }
           unknown.push(...r.unknown);
           if (!r.armed) allArmed = false;
         } catch (e) {
@@ -381,8 +411,75 @@ export class SlidingSync {
       if (!pos) return;
       this.#seeds.set(roomId, pos);
       this.#positions.set(roomId, pos);
+      this.#memberDirty.add(roomId);
     });
     if (allArmed && unknown.length === 0) this.#armed = { generation, until: armUntil };
+  }
+
+  /**
+   * The e2ee extension's device lists need the DeviceKeys actor to know whom the user
+   * shares rooms with (docs/design/e2ee.md): joined rooms never observed, whose
+   * device-list position moved, or whose new events may hold a member change are asked
+   * for their facts (added to the room asks); rooms left since are reported gone.
+   */
+  #deviceListAsks(rows: readonly Row[], deviceId: string, asks: Map<string, { req: SlidingRoomRequest; action: RoomAction; config: RoomConfig }>): Array<[string, Row]> {
+    const out: Array<[string, Row]> = [];
+    for (const row of rows) {
+      const o = this.#observed.get(row.roomId);
+      if (row.membership !== "join") {
+        if (o) out.push([row.roomId, row]);
+        continue;
+      }
+      const pos = this.#positions.get(row.roomId);
+      const need = !o || (pos?.d ?? 0) > o.d || ((pos?.s ?? 0) > o.s && this.#memberDirty.has(row.roomId));
+      if (!need) {
+        // Only messages since: nothing for the DeviceKeys actor; later facts start from here.
+        if (o && pos && pos.s > o.s) o.s = pos.s;
+        continue;
+      }
+      out.push([row.roomId, row]);
+      const ask = asks.get(row.roomId);
+      const deviceLists = { since: o ? { s: o.s, d: o.d } : null };
+      if (ask) ask.req.deviceLists = deviceLists;
+      else asks.set(row.roomId, { req: { userId: this.userId, deviceId, deviceLists }, action: { kind: "none" }, config: { timelineLimit: 0, requiredState: { include: [], exclude: [], lazyMembers: false } } });
+    }
+    return out;
+  }
+
+  /** Hands the rooms' facts to the DeviceKeys actor (through the v2 bookkeeping); its fresh state when it was called. */
+  async #recordDeviceLists(
+    deviceId: string,
+    req: SlidingRequest,
+    prev: ConnectionState,
+    rooms: ReadonlyArray<[string, Row]>,
+    answers: ReadonlyMap<string, SlidingRoomAnswer>,
+  ): Promise<E2eeState | undefined> {
+    const facts: Array<[string, null, RoomAnswerFacts]> = [];
+    for (const [roomId, row] of rooms) {
+      if (row.membership !== "join") {
+        // A room left since it was observed: the answer form of a departure.
+        facts.push([roomId, null, { membership: row.membership, position: { s: row.stream } }]);
+        continue;
+      }
+      const a = answers.get(roomId);
+      if (!a) continue; // asked again next time
+      const f: RoomAnswerFacts = { membership: a.membership, position: a.position };
+      if (a.members) f.members = a.members;
+      if (a.memberChanges) f.memberChanges = a.memberChanges;
+      if (a.deviceListChanged) f.deviceListChanged = a.deviceListChanged;
+      facts.push([roomId, null, f]);
+    }
+    // Departures travel as answers above; the separate `departed` list (rooms no answer covered) stays empty.
+    const record: (deviceId: string, toDeviceSince: number, deviceListSince: number, answers: typeof facts, departed: Array<[string, number]>) => Promise<E2eeState | undefined> =
+      this.e2eeAnswers.record.bind(this.e2eeAnswers);
+    const state = await record(deviceId, req.extensions.toDevice?.since ?? 0, prev.deviceLists ?? 0, facts, []);
+    for (const [roomId, , f] of facts) {
+      if (f.membership !== "join") this.#observed.delete(roomId);
+      else this.#observed.set(roomId, { s: f.position.s, d: f.position.d ?? 0 });
+      this.#memberDirty.delete(roomId);
+    }
+    if (this.#observed.size > 100_000) this.#observed.clear();
+    return state;
   }
 
   /** Encryption and room type of rooms a filter needs them for (cached; only encryption can change, once). */
@@ -481,10 +578,10 @@ export class SlidingSync {
   }
 
   /** to_device and e2ee: one DeviceKeys call (or its cached quiet answer). */
-  async #e2eeParts(deviceId: string, req: SlidingRequest, prev: ConnectionState, next: ConnectionState, out: Extensions): Promise<void> {
+  async #e2eeParts(deviceId: string, req: SlidingRequest, prev: ConnectionState, next: ConnectionState, out: Extensions, fresh?: E2eeState): Promise<void> {
     const td = req.extensions.toDevice;
     if (!td && !req.extensions.e2ee) return;
-    const state = await this.#e2eeState(deviceId, td?.since ?? 0, prev.deviceLists ?? 0, td?.limit ?? DEFAULT_TO_DEVICE_LIMIT);
+    const state = fresh ?? (await this.#e2eeState(deviceId, td?.since ?? 0, prev.deviceLists ?? 0, td?.limit ?? DEFAULT_TO_DEVICE_LIMIT));
     if (!state) return;
     if (td) out.to_device = { next_batch: String(state.toDevice.next), events: state.toDevice.events };
     if (req.extensions.e2ee) {
