@@ -31,25 +31,38 @@ export interface RoomAnswerFacts {
   deviceListChanged?: string[];
 }
 
+/** What this User actor already handed over (memory only: after a restart, sent once more). */
+export interface SentFacts {
+  /** Per room, the stream of the last whole member list the DeviceKeys actor took. */
+  lists: ReadonlyMap<string, number>;
+  /** Per room, the stream of the last departure it took. */
+  gone: ReadonlyMap<string, number>;
+}
+
 /**
- * The observations of one sync. `sentLists` holds, per room, the stream of the last whole
- * member list the DeviceKeys actor accepted from this User actor: a list no newer is not
- * sent again (an initial sync of a user in many big rooms would otherwise resend them all).
+ * The observations of one sync: from the room answers, and departures (`departed`: rooms
+ * the user's memberships say it left or was banned from, with the member event's stream)
+ * that no answer covered — a device whose token expired never asks a room it left, yet
+ * the lists must drop it. Nothing already sent (`sent`) is sent again: an initial sync of
+ * a user in many big rooms would otherwise resend every list.
  */
 export function observeRooms(
   answers: ReadonlyArray<readonly [roomId: string, result: RoomAnswerFacts]>,
-  sentLists: ReadonlyMap<string, number>,
+  departed: ReadonlyArray<readonly [roomId: string, stream: number]>,
+  sent: SentFacts,
 ): RoomObservation[] {
   const out: RoomObservation[] = [];
+  const answered = new Set<string>();
   for (const [roomId, r] of answers) {
+    answered.add(roomId);
     const stream = r.position.s;
     if (r.membership !== "join") {
       // Only a room the lists may hold matters; a stranger's room (invite, knock) never was.
-      if (r.membership === "leave" || r.membership === "ban") out.push({ roomId, stream, gone: true });
+      if ((r.membership === "leave" || r.membership === "ban") && (sent.gone.get(roomId) ?? -1) < stream) out.push({ roomId, stream, gone: true });
       continue;
     }
     const o: RoomObservation = { roomId, stream };
-    if (r.members && (sentLists.get(roomId) ?? -1) < stream) o.members = r.members;
+    if (r.members && (sent.lists.get(roomId) ?? -1) < stream) o.members = r.members;
     if (r.memberChanges) {
       o.joined = r.memberChanges.joined;
       o.left = r.memberChanges.left;
@@ -59,6 +72,9 @@ export function observeRooms(
       o.keysChanged = r.deviceListChanged;
     }
     if (o.members || o.joined || o.keysChanged) out.push(o);
+  }
+  for (const [roomId, stream] of departed) {
+    if (!answered.has(roomId) && (sent.gone.get(roomId) ?? -1) < stream) out.push({ roomId, stream, gone: true });
   }
   return out;
 }

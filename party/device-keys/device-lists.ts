@@ -41,9 +41,12 @@ export function position(store: Store): number {
   return store.counter(COUNTER);
 }
 
-/** Records that `userId`'s devices changed (or that this user no longer shares a room with it). */
-export function recordChange(store: Store, userId: string, kind: ChangeKind): number {
-  const pos = store.bump(COUNTER);
+/**
+ * Records that `userId`'s devices changed (or that this user no longer shares a room with
+ * it), at a new position or at `pos` (one position for a batch: "changed after P" only
+ * compares positions, so a batch needs one counter write, not one per user).
+ */
+export function recordChange(store: Store, userId: string, kind: ChangeKind, pos = store.bump(COUNTER)): number {
   store.run(
     "INSERT INTO device_list_changes (user_id, pos, kind) VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET pos = excluded.pos, kind = excluded.kind",
     userId,
@@ -98,9 +101,12 @@ function memberLists(store: Store): MemberLists {
  */
 export function observe(store: Store, observations: readonly RoomObservation[]): boolean {
   const outcome = applyObservations(memberLists(store), store.userId, observations);
-  for (const [u, shared] of outcome.sharing) recordChange(store, u, shared ? "changed" : "left");
-  for (const u of outcome.keysChanged) if (!outcome.sharing.has(u)) recordChange(store, u, "changed");
-  return outcome.sharing.size > 0 || outcome.keysChanged.length > 0;
+  const any = outcome.sharing.size > 0 || outcome.keysChanged.length > 0;
+  if (!any) return false;
+  const pos = store.bump(COUNTER);
+  for (const [u, shared] of outcome.sharing) recordChange(store, u, shared ? "changed" : "left", pos);
+  for (const u of outcome.keysChanged) if (!outcome.sharing.has(u)) recordChange(store, u, "changed", pos);
+  return true;
 }
 
 /** Users this user shares a room with, as its syncs recorded them. */

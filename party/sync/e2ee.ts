@@ -35,8 +35,8 @@ export class E2eeAnswers {
   #epoch = 0;
   /** Per device: the last answer that had nothing new, and the epoch it was fetched in. */
   readonly #quiet = new Map<string, { epoch: number; state: E2eeState }>();
-  /** Per room: the stream of the last whole member list the DeviceKeys actor took (memory only: after a restart a list is sent once more). */
-  readonly #listsSent = new Map<string, number>();
+  /** What the DeviceKeys actor took already (memory only: after a restart, sent once more). */
+  readonly #sent = { lists: new Map<string, number>(), gone: new Map<string, number>() };
 
   constructor(
     private readonly env: Env,
@@ -54,7 +54,8 @@ export class E2eeAnswers {
    */
   /**
    * Hands what this sync's room answers said about shared users (whole member lists, who
-   * joined or left, whose keys changed) to the DeviceKeys actor and returns its fresh
+   * joined or left, whose keys changed), and the rooms the user left (`departed`), to the
+   * DeviceKeys actor and returns its fresh
    * state; undefined when the answers said nothing of the kind (no call). A failure fails
    * the sync (503): the client retries from the same token, so nothing is lost.
    */
@@ -63,10 +64,12 @@ export class E2eeAnswers {
     toDeviceSince: number,
     deviceListSince: number,
     answers: ReadonlyArray<readonly [roomId: string, since: unknown, result: RoomAnswerFacts]>,
+    departed: ReadonlyArray<readonly [roomId: string, stream: number]>,
   ): Promise<E2eeState | undefined> {
     const observed = observeRooms(
       answers.map(([roomId, , r]) => [roomId, r] as const),
-      this.#listsSent,
+      departed,
+      this.#sent,
     );
     if (observed.length === 0) return undefined;
     SYNC_COUNTERS.e2eeCalls++;
@@ -78,8 +81,11 @@ export class E2eeAnswers {
       throw new MatrixError("M_UNKNOWN", 503, "Device lists are unavailable; retry");
     }
     for (const o of observed) {
-      if (o.members) this.#listsSent.set(o.roomId, o.stream);
-      if (o.gone) this.#listsSent.delete(o.roomId);
+      if (o.members) this.#sent.lists.set(o.roomId, o.stream);
+      if (o.gone) {
+        this.#sent.lists.delete(o.roomId);
+        this.#sent.gone.set(o.roomId, o.stream);
+      }
     }
     this.#quiet.delete(deviceId);
     return state;

@@ -216,7 +216,8 @@ export class UserSync {
     // What the answers say about the users this user shares rooms with goes to the
     // DeviceKeys actor before the response (docs/design/e2ee.md): one more call, only when
     // memberships or device lists changed in a room.
-    const e2ee = (await this.#e2ee.record(deviceId, e2eeSince.toDevice, e2eeSince.deviceLists, results)) ?? e2eeFirst;
+    const departed = rows.filter((r) => r.membership === "leave" || r.membership === "ban").map((r) => [r.roomId, r.memberStream] as const);
+    const e2ee = (await this.#e2ee.record(deviceId, e2eeSince.toDevice, e2eeSince.deviceLists, results, departed)) ?? e2eeFirst;
     const newViews = new Map(views ?? []);
     const parts: SyncParts["rooms"] = [];
     const roomData = roomAccountData(this.ctx.storage.sql, accountSince, sf, this.userId);

@@ -190,6 +190,22 @@ describe("[cs: device lists] tracking through shared rooms", () => {
     expect(await dk(alice).sharedUsers()).toEqual([]);
   });
 
+  it("[cs: device lists] a room left while no sync asked it is dropped by the next sync of any device (an initial one included)", async () => {
+    const alice = await register();
+    const bob = await register();
+    const roomId = await createRoom(bob);
+    await join(alice, roomId);
+    await new Syncer(alice).start();
+    expect(await dk(alice).sharedUsers()).toEqual([bob.userId]);
+    const p0 = await dk(alice).deviceListPosition();
+    await leave(alice, roomId);
+    // A new device's initial sync never asks the room Alice left; her lists drop it anyway.
+    const laptop = await login(alice.userId);
+    await syncOnce(laptop);
+    expect(await dk(alice).sharedUsers()).toEqual([]);
+    expect(await changes(alice, p0)).toEqual({ changed: [], left: [bob.userId] });
+  });
+
   it("[cs: device lists] tracking does not depend on the sync filter: member events filtered out of the timeline still count", async () => {
     const alice = await register();
     const bob = await register();

@@ -29,7 +29,7 @@ function memoryLists(): MemberLists & { rooms: Map<string, { stream: number; d: 
 const ME = "@me:x";
 
 describe("[e2ee: device lists] observations from room answers", () => {
-  it("whole lists, changes, departures and key changes; lists already sent are not sent again", () => {
+  it("whole lists, changes, departures and key changes; what was sent already is not sent again", () => {
     const obs = observeRooms(
       [
         ["!a", { membership: "join", position: { s: 5 }, members: [ME, "@b:x"] }],
@@ -39,12 +39,14 @@ describe("[e2ee: device lists] observations from room answers", () => {
         ["!e", { membership: "join", position: { s: 7 } }],
         ["!f", { membership: "join", position: { s: 3 }, members: ["@z:x"] }],
       ],
-      new Map([["!f", 3]]),
+      [["!c", 4], ["!g", 8], ["!h", 2]],
+      { lists: new Map([["!f", 3]]), gone: new Map([["!h", 2]]) },
     );
     expect(obs).toEqual([
       { roomId: "!a", stream: 5, members: [ME, "@b:x"] },
       { roomId: "!b", stream: 9, joined: ["@c:x"], left: [], d: 3, keysChanged: ["@d:x"] },
       { roomId: "!c", stream: 4, gone: true },
+      { roomId: "!g", stream: 8, gone: true }, // left while no answer covered it; !h was sent already
     ]);
   });
 
