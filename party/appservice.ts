@@ -3,8 +3,10 @@
  * owed to one appservice, and its delivery as transactions.
  * https://spec.matrix.org/v1.19/application-service-api/#pushing-events
  *
- * Rooms (and later typing, receipts, to-device) call `enqueue` after their own commit;
- * the items are written to SQLite before the call returns, in arrival order. One
+ * Rooms (events after their commit; typing and receipts after the change), DeviceKeys
+ * actors (to-device messages, MSC3202 key counts) and rooms again (MSC3202 device-list
+ * changes) call `enqueue`; the items are written to SQLite before the call returns, in
+ * arrival order. One
  * transaction is in flight at a time — the next never overtakes an unacknowledged one —
  * made of up to MAX_TRANSACTION_ITEMS queued items and a txnId that only grows. It is
  * retried unchanged (same txnId, same items) with exponential backoff driven by the
