@@ -8,6 +8,7 @@ import type { DeviceKeys } from "../../party/device-keys.ts";
 import { deviceKeysActor } from "../../party/stubs.ts";
 import { FakeCrossSigning } from "../lib/e2ee/client.ts";
 import { DEVICE_LIST_COUNTERS } from "../../party/device-keys/counters.ts";
+import { SYNC_COUNTERS } from "../../party/sync/counters.ts";
 import { call, expectError, expectOk, login, passwordAuth, register, type Session, V3, withKeys } from "./keys-helpers.ts";
 
 const dk = (s: Session) => deviceKeysActor(env, s.userId);
@@ -288,6 +289,19 @@ describe("[cs: device lists: cost] messages per join and per key change", () => 
       // One recording call per member's sync that saw the join, and one for the joiner's first sync.
       expect(c.calls).toBe(c.members + 1);
     }
+  }, 60_000);
+
+  it("[sync: cost] in the steady state (messages in a shared room) device lists cost no call: no recording, no DeviceKeys read", async () => {
+    const { roomId, members, syncers } = await roomOf(3);
+    const before = { ...DEVICE_LIST_COUNTERS, ...SYNC_COUNTERS };
+    for (let i = 0; i < 3; i++) {
+      expectOk(await call("PUT", roomPath(roomId, `send/m.room.message/steady${i}`), { msgtype: "m.text", body: `m${i}` }, members[i % 3]!.token));
+      for (const s of syncers) expect(await s.next()).toEqual({ changed: [], left: [] });
+    }
+    expect(DEVICE_LIST_COUNTERS.observationCalls - before.observationCalls).toBe(0);
+    expect(DEVICE_LIST_COUNTERS.roomNotices - before.roomNotices).toBe(0);
+    expect(SYNC_COUNTERS.e2eeCalls - before.e2eeCalls).toBe(0);
+    expect(SYNC_COUNTERS.e2eeCached - before.e2eeCached).toBeGreaterThan(0);
   }, 60_000);
 
   it("[sync: cost] a key change costs one message per room of its owner, not one per member", async () => {
