@@ -75,6 +75,8 @@ export interface Env {
   TURN_URIS?: string;
   /** Matches one room examines per `/search` request (bounds cost and `count`). */
   SEARCH_SCAN_LIMIT?: string;
+  /** Events one room adds to its search index per `/search` request at most. */
+  SEARCH_INDEX_BUDGET?: string;
   /** How long an OpenID token (`/openid/request_token`) is valid, in seconds. */
   OPENID_TOKEN_LIFETIME_SECONDS?: string;
   /** Room IDs per `/mutual_rooms` page. */
@@ -130,6 +132,8 @@ export interface Config {
   openidTokenLifetimeSeconds: number;
   /** Matches one room examines per `/search` request. */
   searchScanLimit: number;
+  /** Events one room adds to its search index per `/search` request at most. */
+  searchIndexBudget: number;
   /** `/voip/turnServer`; null when no TURN server is configured (docs/configuration.md). */
   turn: TurnConfig | null;
 }
@@ -168,6 +172,7 @@ export const DEFAULTS = {
   mutualRoomsPageSize: 100,
   openidTokenLifetimeSeconds: 3600,
   searchScanLimit: 1000,
+  searchIndexBudget: 5000,
 } as const satisfies Omit<Config, "registrationSharedSecret" | "turn"> & { turnUserLifetimeSeconds: number };
 
 /** A setting that cannot be understood; fails loudly rather than running with a guess. */
@@ -275,6 +280,7 @@ export function parseConfig(env: Partial<Env>): Config {
       true,
     ),
     searchScanLimit: positive("SEARCH_SCAN_LIMIT", env.SEARCH_SCAN_LIMIT, DEFAULTS.searchScanLimit, true),
+    searchIndexBudget: positive("SEARCH_INDEX_BUDGET", env.SEARCH_INDEX_BUDGET, DEFAULTS.searchIndexBudget, true),
     turn: parseTurn(env),
   };
 }

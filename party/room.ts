@@ -358,7 +358,7 @@ export class Room extends Server<Env> {
   async search(p: RoomSearchRequest): Promise<RoomSearchResult> {
     return rpcErrors(() => {
       const view = this.#syncRoomView();
-      catchUpIndex(view, this.ctx.storage);
+      catchUpIndex(view, this.ctx.storage, p.indexBudget);
       return searchRoom(view, p);
     });
   }

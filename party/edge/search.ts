@@ -166,6 +166,7 @@ export async function search(r: EdgeRequest): Promise<Response> {
         orderBy: c.orderBy,
         limit,
         scanLimit: r.config.searchScanLimit,
+        indexBudget: r.config.searchIndexBudget,
         ...(after ? { after } : {}),
         ...(c.context ? { context: c.context } : {}),
       };

@@ -2,9 +2,9 @@
  * Server-side search in one room: the room's part of `POST /search` (room_events).
  * https://spec.matrix.org/v1.19/client-server-api/#server-side-search
  *
- * The FTS5 index (schema/room.sql migration 4) is brought up to date by the search itself:
- * events after `search_indexed.stream` are indexed first, in one transaction, so the write
- * path pays nothing. Matches are read best first (`rank`: FTS5's bm25, negated so larger
+ * The FTS5 index (schema/room.sql migration 4) is filled by the searches themselves, at most
+ * SEARCH_INDEX_BUDGET events per search, new events first and then history newest first
+ * (catchUpIndex), so the write path pays nothing. Matches are read best first (`rank`: FTS5's bm25, negated so larger
  * is better; `recent`: newest origin_server_ts first), each checked against the filter and
  * the user's history visibility (lib/history-visibility.ts via Viewer). At most `scanLimit`
  * matches are examined per search, which also bounds `count`.
@@ -33,6 +33,8 @@ export interface RoomSearchRequest {
   orderBy: SearchOrder;
   limit: number;
   scanLimit: number;
+  /** Most events this search may add to the room's index first (SEARCH_INDEX_BUDGET). */
+  indexBudget: number;
   /**
    * Resume below the previous page's last result: `key` its rank or timestamp, `roomCmp`
    * this room's ID compared with that result's room ID (-1, 0, 1), `stream` its stream.
@@ -63,38 +65,66 @@ const INDEX_BATCH = 500;
 /** Rows read to find one page of context around a result (visibility may skip some). */
 const CONTEXT_SCAN_FACTOR = 4;
 
-/** Indexes every searchable event after the last indexed one. */
-export function catchUpIndex(room: ReadRoom, storage: DurableObjectStorage): void {
+/** The lowest stream of the indexed range, in the actor's KV (0: everything below `search_indexed.stream` is indexed). */
+const INDEXED_FROM_KEY = "search.indexedFrom";
+
+/**
+ * Brings the index closer to the room: at most `budget` searchable events per call, new
+ * events first (after `search_indexed.stream`), then history backwards from the low end of
+ * the indexed range. A big room's first searches thus see its newest messages at once and
+ * the rest as later searches index it, and no single request parses its whole history.
+ */
+export function catchUpIndex(room: ReadRoom, storage: DurableObjectStorage, budget: number): void {
   const sql = room.sql;
-  const done = sql.exec<{ stream: number }>("SELECT stream FROM search_indexed WHERE id = 1").toArray()[0]?.stream ?? 0;
-  if (done >= room.head.stream) return;
+  const stored = sql.exec<{ stream: number }>("SELECT stream FROM search_indexed WHERE id = 1").toArray()[0]?.stream;
+  // Nothing indexed yet: an empty range just above the newest event, so history is taken newest first.
+  let high = stored ?? room.head.stream;
+  let low = stored === undefined ? room.head.stream + 1 : (storage.kv.get<number>(INDEXED_FROM_KEY) ?? 0);
+  if (high >= room.head.stream && low <= 1 && stored !== undefined) return;
   storage.transactionSync(() => {
-    let from = done;
-    for (;;) {
-      const rows = sql
+    let left = budget;
+    const fetch = (cond: string, bound: number, order: "ASC" | "DESC", n: number) =>
+      sql
         .exec<{ stream: number; type: string; state_key: string | null; json: string }>(
           `SELECT stream, type, state_key, json FROM events
-            WHERE stream > ? AND rejection IS NULL AND type IN ('m.room.message', 'm.room.name', 'm.room.topic')
-            ORDER BY stream LIMIT ?`,
-          from,
-          INDEX_BATCH,
+            WHERE stream ${cond} ? AND rejection IS NULL AND type IN ('m.room.message', 'm.room.name', 'm.room.topic')
+            ORDER BY stream ${order} LIMIT ?`,
+          bound,
+          n,
         )
         .toArray();
-      for (const r of rows) {
-        const content = (JSON.parse(r.json) as { content?: JsonObject }).content ?? {};
-        const text = (v: unknown) => (typeof v === "string" ? v : null);
-        const body = r.type === "m.room.message" ? text(content.body) : null;
-        const name = r.type === "m.room.name" && r.state_key === "" ? text(content.name) : null;
-        const topic = r.type === "m.room.topic" && r.state_key === "" ? text(content.topic) : null;
-        if (body !== null || name !== null || topic !== null) {
-          sql.exec("INSERT INTO search_fts (rowid, body, name, topic) VALUES (?, ?, ?, ?)", r.stream, body, name, topic);
-        }
-      }
-      if (rows.length < INDEX_BATCH) break;
-      from = rows[rows.length - 1]!.stream;
+    // New events, oldest first.
+    while (left > 0 && high < room.head.stream) {
+      const n = Math.min(left, INDEX_BATCH);
+      const rows = fetch(">", high, "ASC", n);
+      for (const r of rows) indexRow(sql, r);
+      left -= rows.length;
+      // Fewer than asked: no searchable event is left up to the head.
+      high = rows.length < n ? room.head.stream : rows[rows.length - 1]!.stream;
     }
-    sql.exec("INSERT INTO search_indexed (id, stream) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET stream = excluded.stream", room.head.stream);
+    // History, newest first.
+    while (left > 0 && low > 1) {
+      const n = Math.min(left, INDEX_BATCH);
+      const rows = fetch("<", low, "DESC", n);
+      for (const r of rows) indexRow(sql, r);
+      left -= rows.length;
+      // Fewer than asked: the whole history is indexed.
+      low = rows.length < n ? 0 : rows[rows.length - 1]!.stream;
+    }
+    sql.exec("INSERT INTO search_indexed (id, stream) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET stream = excluded.stream", high);
+    storage.kv.put(INDEXED_FROM_KEY, low);
   });
+}
+
+function indexRow(sql: SqlStorage, r: { stream: number; type: string; state_key: string | null; json: string }): void {
+  const content = (JSON.parse(r.json) as { content?: JsonObject }).content ?? {};
+  const text = (v: unknown) => (typeof v === "string" ? v : null);
+  const body = r.type === "m.room.message" ? text(content.body) : null;
+  const name = r.type === "m.room.name" && r.state_key === "" ? text(content.name) : null;
+  const topic = r.type === "m.room.topic" && r.state_key === "" ? text(content.topic) : null;
+  if (body !== null || name !== null || topic !== null) {
+    sql.exec("INSERT INTO search_fts (rowid, body, name, topic) VALUES (?, ?, ?, ?)", r.stream, body, name, topic);
+  }
 }
 
 /** The FTS5 query: every word as a quoted prefix (no FTS syntax reaches MATCH), limited to the keys' columns. */

@@ -27,6 +27,7 @@ describe("[config] wrangler vars", () => {
       mutualRoomsPageSize: 100,
       openidTokenLifetimeSeconds: 3600,
       searchScanLimit: 1000,
+      searchIndexBudget: 5000,
       turn: null,
     });
     expect(DEFAULTS.registrationMode).toBe("closed");

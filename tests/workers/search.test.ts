@@ -1,9 +1,11 @@
 // POST /search (room_events) through the edge Worker, inside workerd: per-room FTS5 index,
 // history visibility, ordering, pagination across rooms, context, state, groupings.
 // https://spec.matrix.org/v1.19/client-server-api/#server-side-search
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../lib/json.ts";
-import { call, createRoom, enc, expectError, newUser, roomPath, sendMessage, V3, type TestUser } from "./room-helpers.ts";
+import { router } from "../../party/edge/index.ts";
+import { BASE, call, createRoom, enc, expectError, newUser, roomPath, sendMessage, V3, type TestUser } from "./room-helpers.ts";
 
 type Result = { rank: number; result: JsonObject & { event_id: string; content: JsonObject; room_id: string }; context?: JsonObject };
 type RoomEvents = { count: number; highlights: string[]; results: Result[]; next_batch?: string; state?: Record<string, JsonObject[]>; groups?: JsonObject };
@@ -16,6 +18,20 @@ async function search(u: TestUser, criteria: JsonObject, nextBatch?: string): Pr
 
 const bodies = (re: RoomEvents) => re.results.map((r) => r.result.content.body ?? r.result.content.name ?? r.result.content.topic);
 const send = async (u: TestUser, room: string, body: string) => (await sendMessage(u, room, body)).body.event_id as string;
+
+/** A search under other settings (SEARCH_INDEX_BUDGET), run to completion. */
+async function searchWith(vars: Record<string, string>, u: TestUser, criteria: JsonObject): Promise<RoomEvents> {
+  const ctx = createExecutionContext();
+  const req = new Request(`${BASE}${V3}/search`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${u.token}` },
+    body: JSON.stringify({ search_categories: { room_events: criteria } }),
+  });
+  const res = await router.handle(req, { ...env, ...vars }, ctx);
+  await waitOnExecutionContext(ctx);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { search_categories: { room_events: RoomEvents } }).search_categories.room_events;
+}
 
 describe("[cs: server-side search] POST /search room_events", () => {
   it("[cs: server-side search] words match as prefixes, case-insensitively; count, highlights, ClientEvent results", async () => {
@@ -152,5 +168,20 @@ describe("[cs: server-side search] POST /search room_events", () => {
     expect(await alice.ok("POST", `${V3}/search`, { search_categories: {} })).toEqual({ search_categories: {} });
     // A term with no words matches nothing.
     expect((await search(alice, { search_term: "!!!" })).results).toEqual([]);
+  });
+
+  it("[search index] SEARCH_INDEX_BUDGET: each search indexes at most that many events, newest history first, new events before history", async () => {
+    const alice = await newUser("search");
+    const room = await createRoom(alice);
+    for (let i = 1; i <= 5; i++) await send(alice, room, `quokka ${i}`);
+    const budget = { SEARCH_INDEX_BUDGET: "2" };
+    const term = { search_term: "quokka", order_by: "recent" };
+    expect(bodies(await searchWith(budget, alice, term))).toEqual(["quokka 5", "quokka 4"]);
+    // A new event is indexed before the rest of the history.
+    await send(alice, room, "quokka 6");
+    expect(bodies(await searchWith(budget, alice, term))).toEqual(["quokka 6", "quokka 5", "quokka 4", "quokka 3"]);
+    expect(bodies(await searchWith(budget, alice, term))).toEqual(["quokka 6", "quokka 5", "quokka 4", "quokka 3", "quokka 2", "quokka 1"]);
+    // Complete: nothing is indexed twice.
+    expect((await searchWith(budget, alice, term)).count).toBe(6);
   });
 });
