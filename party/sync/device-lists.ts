@@ -8,6 +8,9 @@
  * Design and cost model: docs/design/e2ee.md ("Device lists").
  */
 
+/** Up to this many events since the client's position are scanned by stream; more, by the member events' index. */
+const RANGE_SCAN_LIMIT = 2000;
+
 /** The newest device-list position of the room (0: none yet). */
 export function deviceListPosition(sql: SqlStorage): number {
   return sql.exec<{ p: number | null }>("SELECT MAX(pos) AS p FROM device_list_changes").one().p ?? 0;
@@ -52,10 +55,13 @@ export function deviceListChangesSince(sql: SqlStorage, since: number): string[]
  * events out still shares the room with them).
  */
 export function memberChangesBetween(sql: SqlStorage, after: number, upTo: number): { joined: string[]; left: string[] } {
+  // A short range is read by stream (the primary key; `+type` keeps SQLite off the type
+  // index); a long one through the member events' index, whose size is the room's.
+  const byStream = upTo - after <= RANGE_SCAN_LIMIT;
   const rows = sql
     .exec<{ user_id: string; membership: string | null }>(
       `SELECT e.state_key AS user_id, c.membership FROM
-         (SELECT DISTINCT state_key FROM events WHERE type = 'm.room.member' AND state_key IS NOT NULL AND stream > ? AND stream <= ? AND rejection IS NULL) e
+         (SELECT DISTINCT state_key FROM events WHERE ${byStream ? "+type" : "type"} = 'm.room.member' AND state_key IS NOT NULL AND stream > ? AND stream <= ? AND rejection IS NULL) e
        LEFT JOIN current_state c ON c.type = 'm.room.member' AND c.state_key = e.state_key`,
       after,
       upTo,
