@@ -56,6 +56,8 @@ export interface Env {
   AUTH_CACHE_TTL_MS?: string;
   /** Tokens one edge isolate caches (default 10000). */
   AUTH_CACHE_MAX_ENTRIES?: string;
+  /** Transaction IDs a room remembers for send idempotency, newest first (party/room/store.ts; default 10000). */
+  ROOM_TXN_WINDOW?: string;
   RATE_LIMITS_ENABLED?: string;
   MAX_REQUEST_BYTES?: string;
   RATE_LOGIN_BURST?: string;

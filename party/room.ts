@@ -42,7 +42,7 @@ import {
 import { deliverOutbox } from "./room/outbox.ts";
 import { RoomReads } from "./room/read-api.ts";
 import { serverSigningKey } from "./room/signing-key.ts";
-import { RoomStore } from "./room/store.ts";
+import { RoomStore, roomTxnWindow } from "./room/store.ts";
 import { roomSummary } from "./room/summary.ts";
 import { catchUpIndex, searchRoom, type RoomSearchRequest, type RoomSearchResult } from "./room/search.ts";
 import type { RoomSummaryFacts } from "../lib/spaces.ts";
@@ -86,7 +86,7 @@ export class Room extends Server<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new RoomStore(ctx.storage);
+    this.store = new RoomStore(ctx.storage, roomTxnWindow(env));
     // Only a room that exists has tables to migrate (see the header).
     void ctx.blockConcurrencyWhile(async () => {
       if (this.#hasSchema()) applyMigrations(ctx.storage, schema);

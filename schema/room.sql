@@ -134,3 +134,8 @@ CREATE TABLE search_indexed (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   stream INTEGER NOT NULL
 );
+
+-- migration 5: transaction IDs answered from memory (party/room/store.ts, docs/design/room-actor.md)
+-- The newest ROOM_TXN_WINDOW transaction IDs are read once per actor instance with a range
+-- scan of the newest events and kept in memory; the index cost a row written per message.
+DROP INDEX IF EXISTS events_txn;

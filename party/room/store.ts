@@ -10,6 +10,7 @@ import { splitStateKey, stateKey, type Pdu, type StateMap } from "../../lib/pdu.
 import { redactEvent } from "../../lib/redaction.ts";
 import type { RoomVersionRules } from "../../lib/room-versions.ts";
 import { applyDeltas, readPlan, type StateVersionInfo } from "../../lib/state-store.ts";
+import { ConfigError, type Env } from "../env.ts";
 
 type Row = Record<string, SqlStorageValue>;
 
@@ -58,12 +59,30 @@ export interface CommitStats {
 
 const CACHE_SIZE = 2048;
 
+/** Default of ROOM_TXN_WINDOW: transaction IDs remembered per room (newest first). */
+export const DEFAULT_ROOM_TXN_WINDOW = 10_000;
+
+/** ROOM_TXN_WINDOW (docs/configuration.md): a positive integer, else the default; a bad value is a ConfigError. */
+export function roomTxnWindow(env: Pick<Env, "ROOM_TXN_WINDOW">): number {
+  const raw = env.ROOM_TXN_WINDOW;
+  if (raw === undefined || raw.trim() === "") return DEFAULT_ROOM_TXN_WINDOW;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1 || v > 1_000_000) throw new ConfigError(`ROOM_TXN_WINDOW must be an integer from 1 to 1000000 (got ${JSON.stringify(raw)})`);
+  return v;
+}
+
+const txnKey = (sender: string, deviceId: string, txnId: string) => `${sender}\u0000${deviceId}\u0000${txnId}`;
+
 export class RoomStore {
   readonly #storage: DurableObjectStorage;
   readonly #cache = new Map<string, StoredEvent>();
   #rules: RoomVersionRules | undefined;
 
-  constructor(storage: DurableObjectStorage) {
+  constructor(
+    storage: DurableObjectStorage,
+    /** How many of the newest transaction IDs are remembered (ROOM_TXN_WINDOW). */
+    readonly txnWindow = DEFAULT_ROOM_TXN_WINDOW,
+  ) {
     this.#storage = storage;
   }
 
@@ -98,14 +117,40 @@ export class RoomStore {
     return ev;
   }
 
-  /** The event a device's transaction ID produced, if any. */
+  /**
+   * The event a device's transaction ID produced, among the room's newest `txnWindow`
+   * events sent with one (docs/design/room-actor.md, "Transaction IDs"). Answered from
+   * memory: the window is read once per actor instance (a range scan of the newest
+   * events), then kept current by commits — no index row per message and no query per
+   * send. Older transaction IDs are forgotten (ROOM_TXN_WINDOW).
+   */
   eventForTxn(sender: string, deviceId: string, txnId: string): string | undefined {
-    return this.#one<{ event_id: string }>(
-      "SELECT event_id FROM events WHERE sender = ? AND txn_device = ? AND txn_id = ?",
-      sender,
-      deviceId,
-      txnId,
-    )?.event_id;
+    return this.#txnIndex().get(txnKey(sender, deviceId, txnId));
+  }
+
+  #txns: Map<string, string> | undefined;
+  #txnIndex(): Map<string, string> {
+    if (this.#txns) return this.#txns;
+    const rows = this.#all<{ event_id: string; sender: string; txn_device: string; txn_id: string }>(
+      "SELECT event_id, sender, txn_device, txn_id FROM events WHERE txn_id IS NOT NULL ORDER BY stream DESC LIMIT ?",
+      this.txnWindow,
+    );
+    const m = new Map<string, string>();
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const r = rows[i]!;
+      m.set(txnKey(r.sender, r.txn_device, r.txn_id), r.event_id);
+    }
+    return (this.#txns = m);
+  }
+
+  /** After a commit: the new transaction IDs join the window, the oldest leave it. */
+  #rememberTxns(events: NewEvent[]): void {
+    if (!this.#txns) return; // read from SQLite on first use, new rows included
+    for (const e of events) {
+      if (!e.txn) continue;
+      this.#txns.set(txnKey(e.pdu.sender, e.txn.deviceId, e.txn.txnId), e.pdu.event_id);
+      if (this.#txns.size > this.txnWindow) this.#txns.delete(this.#txns.keys().next().value!);
+    }
   }
 
   /** The newest event: stream position, depth and ID. */
@@ -225,6 +270,7 @@ export class RoomStore {
     for (const e of events) {
       if (e.redacts) this.#cache.delete(e.redacts);
     }
+    this.#rememberTxns(events);
     return { rowsWritten: rows, events: events.length };
   }
 

@@ -4,6 +4,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../lib/json.ts";
 import type { Room } from "../../party/room.ts";
+import { RoomStore } from "../../party/room/store.ts";
 import { roomActor } from "../../party/stubs.ts";
 import { createRoom, enc, expectError, newUser, roomEvents, roomPath, roomSql, sendMessage, V3 } from "./room-helpers.ts";
 
@@ -41,6 +42,19 @@ describe("[room: send] messages", () => {
     expect(new Set(replies.map((r) => r.event_id)).size).toBe(1);
     const count = await roomSql<{ n: number }>(roomId, "SELECT COUNT(*) AS n FROM events WHERE txn_id = 'burst'");
     expect(count[0]!.n).toBe(1);
+  });
+
+  it("[cs: send/txnId] transaction IDs are remembered for the room's newest ROOM_TXN_WINDOW sends, read back from SQLite by a fresh instance", async () => {
+    const a = await newUser();
+    const roomId = await createRoom(a);
+    const ids: string[] = [];
+    for (const t of ["w1", "w2", "w3"]) ids.push((await a.ok("PUT", roomPath(roomId, `send/m.room.message/${t}`), { msgtype: "m.text", body: t })).event_id as string);
+    const seen = await runInDurableObject(roomActor(env, roomId), (_: Room, state) => {
+      // A store as a fresh instance with a window of 2 builds it: the two newest only.
+      const store = new RoomStore(state.storage, 2);
+      return ["w1", "w2", "w3"].map((t) => store.eventForTxn(a.userId, a.deviceId, t) ?? null);
+    });
+    expect(seen).toEqual([null, ids[1], ids[2]]);
   });
 
   it("[room: durability] a txnId survives a restart of the actor, and so does every acknowledged event", async () => {
@@ -127,12 +141,12 @@ describe("[room: write path] concurrency and ordering", () => {
     });
   });
 
-  it("[room: cost] a message writes 2 rows (event row, event_id index); with a txnId 3; no state rows", async () => {
+  it("[room: cost] a message writes 2 rows (event row, event_id index), with a txnId too (remembered in memory); no state rows", async () => {
     const a = await newUser();
     const roomId = await createRoom(a);
     await sendMessage(a, roomId, "measure");
     const stats = await runInDurableObject(roomActor(env, roomId), (room: Room) => room.lastCommitStats());
-    expect(stats).toEqual({ rowsWritten: 3, events: 1 });
+    expect(stats).toEqual({ rowsWritten: 2, events: 1 });
     const stateRows = await roomSql<{ n: number }>(roomId, "SELECT COUNT(*) AS n FROM state_deltas");
     const stateEvents = await roomSql<{ n: number }>(roomId, "SELECT COUNT(*) AS n FROM events WHERE state_key IS NOT NULL");
     expect(stateRows[0]!.n).toBe(stateEvents[0]!.n);
