@@ -33,8 +33,18 @@ function randomRoomId(serverName: string): string {
  * The signed m.room.create event of a new room (creation and upgrades). Its room ID is
  * random before v12 and, from v12, the create event's own reference hash.
  */
+/**
+ * The newest origin_server_ts given to a create event in this isolate. From room version
+ * 12 the room ID is the create event's hash, so two identical /createRoom requests of one
+ * user in the same millisecond would name the same room (the second failing as "already
+ * exists"); a user's creations all run in their User actor, so strictly increasing
+ * timestamps here keep their room IDs apart.
+ */
+let lastCreateTs = 0;
+
 export async function buildCreateEvent(env: Env, sender: string, content: JsonObject, rules: RoomVersionRules): Promise<BuiltEvent> {
   const { serverName } = loadConfig(env);
+  lastCreateTs = Math.max(Date.now(), lastCreateTs + 1);
   return buildEvent(
     {
       rules,
@@ -46,7 +56,7 @@ export async function buildCreateEvent(env: Env, sender: string, content: JsonOb
       prevEvents: [],
       authEvents: [],
       depth: 1,
-      originServerTs: Date.now(),
+      originServerTs: lastCreateTs,
       origin: serverName,
     },
     await serverSigningKey(env),

@@ -119,6 +119,13 @@ describe("[cs: createRoom] options", () => {
     expect((await a.ok("GET", `${V3}/joined_rooms`)).joined_rooms).toEqual([]);
   });
 
+  it("[room v12: room ID] eight identical /createRoom requests at once make eight rooms (room IDs are create-event hashes)", async () => {
+    const a = await newUser();
+    const replies = await Promise.all(Array.from({ length: 8 }, () => a.call("POST", `${V3}/createRoom`, { room_version: "12", preset: "private_chat" })));
+    for (const r of replies) expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(new Set(replies.map((r) => r.body.room_id)).size).toBe(8);
+  });
+
   it("[cs: createRoom] bad bodies: M_BAD_JSON, M_INVALID_PARAM, M_NOT_JSON", async () => {
     const a = await newUser();
     expectError(await a.call("POST", `${V3}/createRoom`, { preset: "nope" }), 400, "M_BAD_JSON");
