@@ -164,6 +164,28 @@ describe("[cs: device lists] tracking through shared rooms", () => {
     expect(await b.next()).toEqual({ changed: [alice.userId, bob.userId].sort(), left: [] });
   });
 
+  it("[cs: device lists] a new device, cross-signing keys and a deleted device of a room-mate each reach the others through the room", async () => {
+    const alice = await register();
+    const bob = await register();
+    const roomId = await createRoom(alice);
+    await join(bob, roomId);
+    const a = await new Syncer(alice).start();
+    const phone = await login(bob.userId);
+    await withKeys(phone);
+    await deliverNotices(bob);
+    expect(await a.next()).toEqual({ changed: [bob.userId], left: [] });
+    const cs = await FakeCrossSigning.create(bob.userId);
+    expectOk(await call("POST", `${V3}/keys/device_signing/upload`, await cs.uploadBody(), bob.token));
+    await deliverNotices(bob);
+    expect(await a.next()).toEqual({ changed: [bob.userId], left: [] });
+    const c = await call("DELETE", `${V3}/devices/${phone.deviceId}`, {}, bob.token);
+    expectOk(await call("DELETE", `${V3}/devices/${phone.deviceId}`, { auth: passwordAuth(bob.userId, c.body.session as string) }, bob.token));
+    await deliverNotices(bob);
+    expect(await a.next()).toEqual({ changed: [bob.userId], left: [] });
+    // Each change was reported once.
+    expect(await a.next()).toEqual({ changed: [], left: [] });
+  });
+
   it("[cs: device lists] left only when the last shared room goes; a kick and a ban count as leaving", async () => {
     const alice = await register();
     const bob = await register();
