@@ -92,6 +92,10 @@ export interface Env {
   TURN_USERNAME?: string;
   TURN_PASSWORD?: string;
   TURN_USER_LIFETIME_SECONDS?: string;
+  /** `/.well-known/matrix/support` contacts: a JSON array of {role, matrix_id?, email_address?} (party/edge/support.ts). */
+  SUPPORT_CONTACTS?: string;
+  /** `/.well-known/matrix/support` support page URL. */
+  SUPPORT_PAGE?: string;
 }
 
 export type RegistrationMode = "closed" | "token" | "open";

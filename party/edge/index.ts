@@ -11,6 +11,7 @@ import * as devices from "./devices.ts";
 import * as discovery from "./discovery.ts";
 import * as filters from "./filters.ts";
 import * as sync from "./sync.ts";
+import * as support from "./support.ts";
 import * as syncSocket from "./sync-socket.ts";
 import * as keys from "./keys-server.ts";
 import * as media from "./media.ts";
@@ -49,6 +50,7 @@ export const router = new Router()
   // Discovery
   .get("/.well-known/matrix/client", discovery.wellKnownClient)
   .get("/.well-known/matrix/server", discovery.wellKnownServer)
+  .get("/.well-known/matrix/support", support.support) // party/edge/support.ts
   .get("/_matrix/client/versions", discovery.versions)
   .get("/_matrix/client/v3/capabilities", discovery.capabilities)
   // Server keys (federation)
@@ -64,7 +66,19 @@ export const router = new Router()
   .post("/_matrix/client/v3/logout", account.logout)
   .post("/_matrix/client/v3/logout/all", account.logoutAll)
   .get("/_matrix/client/v3/account/whoami", account.whoami)
-  .get("/_matrix/client/v3/account/3pid", threepid.getThreePids) // the only 3PID route (party/edge/threepid.ts)
+  // Third-party identifiers: no email/SMS, no identity server (party/edge/threepid.ts)
+  .get("/_matrix/client/v3/account/3pid", threepid.getThreePids)
+  .post("/_matrix/client/v3/account/3pid", threepid.postThreePid)
+  .post("/_matrix/client/v3/account/3pid/add", threepid.addThreePid)
+  .post("/_matrix/client/v3/account/3pid/bind", threepid.bindThreePid)
+  .post("/_matrix/client/v3/account/3pid/delete", threepid.deleteThreePid)
+  .post("/_matrix/client/v3/account/3pid/unbind", threepid.unbindThreePid)
+  .post("/_matrix/client/v3/account/3pid/email/requestToken", threepid.accountEmailRequestToken)
+  .post("/_matrix/client/v3/account/3pid/msisdn/requestToken", threepid.accountMsisdnRequestToken)
+  .post("/_matrix/client/v3/register/email/requestToken", threepid.registerEmailRequestToken)
+  .post("/_matrix/client/v3/register/msisdn/requestToken", threepid.registerMsisdnRequestToken)
+  .post("/_matrix/client/v3/account/password/email/requestToken", threepid.passwordEmailRequestToken)
+  .post("/_matrix/client/v3/account/password/msisdn/requestToken", threepid.passwordMsisdnRequestToken)
   .post("/_matrix/client/v3/account/password", account.changePassword)
   .post("/_matrix/client/v3/account/deactivate", account.deactivate)
   // Devices
