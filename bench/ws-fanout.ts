@@ -30,7 +30,7 @@ export async function webSocketFanOut(t: Target): Promise<Row[]> {
   if (!(await hasSocket(t))) {
     return sizes.map((n) => skipped(4, `fan-out: ${n} WebSocket sliding-sync listeners, ${RATE} msg/s`, t, "not available: no sliding sync WebSocket (a Parley transport)", GOAL));
   }
-  const rows: Row[] = [];
+  const rows: Row[] = [await wakeOnce(t, t.quick ? 30 : 100)];
   for (const n of sizes) rows.push(await fanOutOnce(t, n, t.quick ? 3 : 10));
   return rows;
 }
@@ -147,10 +147,59 @@ async function fanOutOnce(t: Target, listeners: number, seconds: number): Promis
   }
 }
 
-// Standalone: npx tsx bench/ws-fanout.ts [--listeners 100,1000] [--seconds 10] [--base-url URL]
+/**
+ * The transport's own latency: one listener in an idle room, a message every 100 ms; from
+ * the PUT's answer (the event is committed) to the pushed frame's handler.
+ */
+async function wakeOnce(t: Target, count: number): Promise<Row> {
+  const [sender, listener] = [await t.register("wswsend"), await t.register("wswlisten")];
+  const roomId = await t.client.createRoom(sender);
+  await t.client.join(listener, roomId);
+  let got: ((at: number) => void) | undefined;
+  let first!: () => void;
+  const ready = new Promise<void>((r) => (first = r));
+  const socket = new SlidingSyncSocket({
+    baseUrl: t.baseUrl, userId: listener.userId, accessToken: listener.token,
+    request: { conn_id: "wake", lists: { all: { ranges: [[0, 0]], timeline_limit: 10, required_state: [] } } },
+    createSocket: (url) => new WebSocket(url) as unknown as WebSocketLike,
+    onResponse: () => {
+      first();
+      got?.(performance.now());
+    },
+  });
+  const afterAnswer: number[] = [];
+  const fromStart: number[] = [];
+  try {
+    await ready;
+    await sleep(300);
+    for (let i = 0; i < count; i++) {
+      const arrived = new Promise<number>((r) => (got = r));
+      const t0 = performance.now();
+      await t.client.send(sender, roomId, `wsw${i}x${Date.now()}`, { msgtype: "m.text", body: "ping", seq: i });
+      const t1 = performance.now();
+      const at = await Promise.race([arrived, sleep(10_000).then(() => Number.NaN)]);
+      if (!Number.isNaN(at)) {
+        afterAnswer.push(Math.max(0, at - t1));
+        fromStart.push(at - t0);
+      }
+      await sleep(100);
+    }
+  } finally {
+    socket.close();
+  }
+  const lat = latency(afterAnswer);
+  const e2e = latency(fromStart);
+  return {
+    workload: 4, name: "WebSocket push after a send, 1 listener, idle room", server: t.label,
+    latency: lat,
+    notes: [`received ${afterAnswer.length}/${count}; from the PUT's answer (0 when the frame came first)`, ...(e2e ? [`from the PUT's start: p50 ${ms(e2e.p50)} ms, p99 ${ms(e2e.p99)} ms`] : [])],
+  };
+}
+
+// Standalone: npx tsx bench/ws-fanout.ts [--listeners 100,1000] [--seconds 10] [--wake 100] [--base-url URL]
 // (starts Parley as `npm start` does unless --base-url is given; prints the rows as JSON).
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { listeners: { type: "string", default: "100,1000" }, seconds: { type: "string", default: "10" }, "base-url": { type: "string" } } });
+  const { values } = parseArgs({ options: { listeners: { type: "string", default: "100,1000" }, seconds: { type: "string", default: "10" }, wake: { type: "string" }, "base-url": { type: "string" } } });
   const server = values["base-url"] ? undefined : await startParley({});
   const baseUrl = values["base-url"] ?? server!.baseUrl;
   const client = new Client(baseUrl);
@@ -159,7 +208,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     register: (tag) => client.register(localpart(tag)),
   };
   try {
-    for (const n of values.listeners.split(",").map(Number)) {
+    if (values.wake) console.log(JSON.stringify(await wakeOnce(t, Number(values.wake)), null, 2));
+    for (const n of values.wake ? [] : values.listeners.split(",").map(Number)) {
       process.stderr.write(`ws-fanout: ${n} listeners … `);
       const row = await fanOutOnce(t, n, Number(values.seconds));
       process.stderr.write("done\n");
