@@ -4,7 +4,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { userActor } from "../../party/stubs.ts";
 import { describe, expect, it } from "vitest";
-import { BASE, createRoom, enc, newUser, sendMessage, V3, type TestUser } from "./room-helpers.ts";
+import { BASE, call, createRoom, enc, newUser, sendMessage, V3, type TestUser } from "./room-helpers.ts";
 
 const PATH = "/_matrix/client/unstable/org.parley.sliding_sync.ws";
 
@@ -118,6 +118,31 @@ describe("sliding sync over WebSocket: authentication", () => {
       expect([f.type, f.errcode, f.in_reply_to]).toEqual(["error", "M_UNKNOWN_TOKEN", "auth"]);
       expect((await s.closed).code).toBe(4401);
     }
+  });
+
+  it("[ws: auth] auth again with a refreshed token of the same device keeps the socket; another device's token closes it (M_FORBIDDEN, 4401)", async () => {
+    const username = `wsr${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}`;
+    const first = await call("POST", `${V3}/register`, { username, password: "correct horse battery" });
+    const reg = await call("POST", `${V3}/register`, {
+      username,
+      password: "correct horse battery",
+      refresh_token: true,
+      auth: { type: "m.login.dummy", session: first.body.session },
+    });
+    expect(reg.status).toBe(200);
+    const userId = reg.body.user_id as string;
+    const s = await open(userId);
+    s.send({ type: "auth", access_token: reg.body.access_token });
+    expect((await s.next()).type).toBe("authenticated");
+    const refreshed = await call("POST", `${V3}/refresh`, { refresh_token: reg.body.refresh_token });
+    expect(refreshed.status).toBe(200);
+    s.send({ type: "auth", access_token: refreshed.body.access_token });
+    expect(await s.next()).toEqual({ type: "authenticated", user_id: userId, device_id: reg.body.device_id });
+    const other = await call("POST", `${V3}/login`, { type: "m.login.password", identifier: { type: "m.id.user", user: userId }, password: "correct horse battery" });
+    s.send({ type: "auth", access_token: other.body.access_token });
+    const f = await s.next();
+    expect([f.type, f.errcode, f.in_reply_to]).toEqual(["error", "M_FORBIDDEN", "auth"]);
+    expect((await s.closed).code).toBe(4401);
   });
 
   it("[ws: auth] a token logged out meanwhile ends the stream at the next push with M_UNKNOWN_TOKEN, close 4401", async () => {
