@@ -411,6 +411,7 @@ export class User extends Server<Env> {
       });
       // Every E2EE key goes, cross-signing and backups included (docs/design/e2ee.md).
       this.#syncer().devicesDeleted(null);
+      this.#sockets().devicesGone(null);
       await deviceKeysActor(this.env, this.name)
         .accountDeactivated()
         .catch((e: unknown) => console.error("dropping the E2EE keys of a deactivated account", e));
@@ -609,6 +610,7 @@ export class User extends Server<Env> {
   async #dropDeviceKeys(deviceIds: string[] | null): Promise<void> {
     if (deviceIds !== null && deviceIds.length === 0) return;
     this.#syncer().devicesDeleted(deviceIds);
+    this.#sockets().devicesGone(deviceIds);
     try {
       await deviceKeysActor(this.env, this.name).devicesDeleted(deviceIds);
     } catch (e) {

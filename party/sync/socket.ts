@@ -193,6 +193,17 @@ export class SyncSockets {
     }
   }
 
+  /** Devices logged out or deleted (null: all): their sockets close now rather than at their next push. */
+  devicesGone(deviceIds: readonly string[] | null): void {
+    for (const conn of this.host.connections()) {
+      const device = state(conn)?.device;
+      if (device === undefined || (deviceIds !== null && !deviceIds.includes(device))) continue;
+      sendError(conn, new MatrixError("M_UNKNOWN_TOKEN", 401, "The device was logged out", { soft_logout: false }));
+      this.#forget(conn);
+      conn.close(CLOSE.unauthorized, "logged out");
+    }
+  }
+
   /**
    * The re-arm alarm: sockets idle for longer than `rearmMs` are computed again (an
    * answer at timeout 0, which re-arms the user on the hub shards; sent only if not

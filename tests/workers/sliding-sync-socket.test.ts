@@ -145,22 +145,29 @@ describe("sliding sync over WebSocket: authentication", () => {
     expect((await s.closed).code).toBe(4401);
   });
 
-  it("[ws: auth] a token logged out meanwhile ends the stream at the next push with M_UNKNOWN_TOKEN, close 4401", async () => {
+  it("[ws: auth] logging a device out closes its sockets at once (M_UNKNOWN_TOKEN, 4401); another device's socket goes on", async () => {
     const u = await newUser("ws");
     const roomId = await createRoom(u);
-    const s = await authed(u);
-    s.send({ type: "sync", request: REQUEST, pos: null });
-    const first = await s.next();
-    expect(first.type).toBe("response");
-    s.send({ type: "ack", pos: first.pos });
-    await u.ok("POST", `${V3}/logout`, {});
-    // A second session of the same user sends, which wakes the (logged-out) socket.
     const login = await u.call("POST", `${V3}/login`, { type: "m.login.password", identifier: { type: "m.id.user", user: u.userId }, password: "correct horse battery" });
     expect(login.status).toBe(200);
-    await sendMessage({ ...u, call: (m, p, b) => callAs(login.body.access_token as string, m, p, b) }, roomId, "after logout");
-    const f = await s.next();
+    const otherToken = login.body.access_token as string;
+    const a = await authed(u);
+    const b = await open(u.userId);
+    b.send({ type: "auth", access_token: otherToken });
+    expect((await b.next()).type).toBe("authenticated");
+    for (const s of [a, b]) {
+      s.send({ type: "sync", request: REQUEST, pos: null });
+      const first = await s.next();
+      expect(first.type).toBe("response");
+      s.send({ type: "ack", pos: first.pos });
+    }
+    await u.ok("POST", `${V3}/logout`, {});
+    const f = await a.next();
     expect([f.type, f.errcode]).toEqual(["error", "M_UNKNOWN_TOKEN"]);
-    expect((await s.closed).code).toBe(4401);
+    expect((await a.closed).code).toBe(4401);
+    await sendMessage({ ...u, call: (m, p, body) => callAs(otherToken, m, p, body) }, roomId, "after logout");
+    expect(messages((await b.next()).body, roomId)).toEqual(["after logout"]);
+    b.ws.close(1000);
   });
 });
 
