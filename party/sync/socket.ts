@@ -51,14 +51,15 @@ export const SOCKET_DEFAULTS: SocketSettings = { maxSockets: 10, maxFrameBytes: 
 
 /** SLIDING_SYNC_WS_* vars (docs/configuration.md); an unusable value falls back to the default. */
 export function socketSettings(env: Env): SocketSettings {
-  const num = (v: string | undefined, dflt: number, min: number) => {
+  const num = (v: string | undefined, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
     const n = Number(v ?? "");
-    return v !== undefined && v.trim() !== "" && Number.isInteger(n) && n >= min ? n : dflt;
+    return v !== undefined && v.trim() !== "" && Number.isInteger(n) && n >= min && n <= max ? n : dflt;
   };
   return {
     maxSockets: num(env.SLIDING_SYNC_WS_MAX_SOCKETS, SOCKET_DEFAULTS.maxSockets, 1),
     maxFrameBytes: num(env.SLIDING_SYNC_WS_MAX_FRAME_BYTES, SOCKET_DEFAULTS.maxFrameBytes, 1024),
-    rearmMs: num(env.SLIDING_SYNC_WS_REARM_MS, SOCKET_DEFAULTS.rearmMs, 1000),
+    // Below the hub arm's 60 s (party/sync/sliding/sliding-sync.ts), or idle sockets' arms would lapse.
+    rearmMs: num(env.SLIDING_SYNC_WS_REARM_MS, SOCKET_DEFAULTS.rearmMs, 1000, 55_000),
   };
 }
 
