@@ -16,6 +16,10 @@
  * reconnects — itself, or by following a self-reconnecting socket's `open` events
  * (`socketReconnects: true`, partysocket) — and resumes from the last acknowledged pos:
  * nothing missed, nothing twice.
+ *
+ * It gives up on close 4401 (the token is no longer valid) and 1009: `onError` gets the
+ * error. A client with refresh tokens refreshes (on `soft_logout`) and starts a new
+ * SlidingSyncSocket with `pos: old.pos`, which resumes exactly as a reconnect does.
  */
 
 /** The socket API this client uses: a subset that the standard WebSocket, `ws` and partysocket share. */
