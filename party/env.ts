@@ -65,6 +65,9 @@ export interface Env {
   RATE_REGISTER_BURST?: string;
   RATE_REGISTER_PER_SECOND?: string;
   RATE_REPORT_BURST?: string;
+  /** Events a user may send at once (messages, state, redactions), then RATE_MESSAGE_PER_SECOND. */
+  RATE_MESSAGE_BURST?: string;
+  RATE_MESSAGE_PER_SECOND?: string;
   RATE_REPORT_PER_SECOND?: string;
   /** Longest `reason` of a content report, in characters. */
   REPORT_REASON_MAX_LENGTH?: string;
@@ -106,7 +109,7 @@ export interface RateSetting {
   perSecond: number;
 }
 
-export type RateLimitedAction = "login" | "register" | "report";
+export type RateLimitedAction = "login" | "register" | "report" | "message";
 
 export interface Config {
   serverName: string;
@@ -165,6 +168,8 @@ export const DEFAULTS = {
     login: { burst: 10, perSecond: 0.1 },
     register: { burst: 5, perSecond: 0.05 },
     report: { burst: 10, perSecond: 0.05 },
+    // Synapse's rc_message defaults.
+    message: { burst: 10, perSecond: 0.2 },
   },
   maxUploadBytes: 50 * 1024 * 1024,
   mediaMaxPendingUploads: 10,
@@ -254,6 +259,10 @@ export function parseConfig(env: Partial<Env>): Config {
       report: {
         burst: positive("RATE_REPORT_BURST", env.RATE_REPORT_BURST, DEFAULTS.rateLimits.report.burst, true),
         perSecond: positive("RATE_REPORT_PER_SECOND", env.RATE_REPORT_PER_SECOND, DEFAULTS.rateLimits.report.perSecond),
+      },
+      message: {
+        burst: positive("RATE_MESSAGE_BURST", env.RATE_MESSAGE_BURST, DEFAULTS.rateLimits.message.burst, true),
+        perSecond: positive("RATE_MESSAGE_PER_SECOND", env.RATE_MESSAGE_PER_SECOND, DEFAULTS.rateLimits.message.perSecond),
       },
     },
     maxUploadBytes: positive("MAX_UPLOAD_BYTES", env.MAX_UPLOAD_BYTES, DEFAULTS.maxUploadBytes, true),

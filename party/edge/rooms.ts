@@ -18,6 +18,7 @@ import type { ModerationAction } from "../room/membership.ts";
 import { resolveAlias } from "../directory/aliases.ts";
 import { roomActor, userActor } from "../stubs.ts";
 import { body, opt, optionalBody, req } from "./account.ts";
+import { rateLimit } from "./rate-limit.ts";
 import { authenticate, massagedTimestamp } from "./auth.ts";
 import { json } from "./http.ts";
 import type { EdgeRequest } from "./router.ts";
@@ -166,6 +167,7 @@ export async function send(r: EdgeRequest): Promise<Response> {
   const txnId = txnIdParam(r);
   const originServerTs = massagedTimestamp(r, me);
   const content = await body(r);
+  await rateLimit(r, "message", me);
   const { event_id } = await roomActor(r.env, roomId).send({ sender: me.userId, deviceId: me.deviceId, type, content, txnId, originServerTs });
   return json({ event_id });
 }
@@ -179,6 +181,7 @@ export async function putState(r: EdgeRequest): Promise<Response> {
   const stateKey = stateKeyParam(r);
   const originServerTs = massagedTimestamp(r, me);
   const content = await body(r);
+  await rateLimit(r, "message", me);
   const { event_id } = await roomActor(r.env, roomId).setState({ sender: me.userId, type, stateKey, content, originServerTs });
   return json({ event_id });
 }
@@ -210,6 +213,7 @@ export async function redact(r: EdgeRequest): Promise<Response> {
   if (!isValidEventId(eventId)) throw invalid(`${JSON.stringify(eventId)} is not a valid event ID`);
   const txnId = txnIdParam(r);
   const reason = opt(await optionalBody(r), "reason", "string");
+  await rateLimit(r, "message", me);
   const { event_id } = await roomActor(r.env, roomId).redact({ sender: me.userId, deviceId: me.deviceId, eventId, txnId, reason });
   return json({ event_id });
 }
