@@ -14,6 +14,7 @@ import * as sync from "./sync.ts";
 import * as support from "./support.ts";
 import * as syncSocket from "./sync-socket.ts";
 import * as keys from "./keys-server.ts";
+import * as legacySync from "./legacy-sync.ts";
 import * as media from "./media.ts";
 import * as e2eeKeys from "./keys.ts";
 import * as toDevice from "./to-device.ts";
@@ -106,6 +107,11 @@ export const router = new Router()
   // Sync (party/edge/sync.ts; docs/design/sync.md)
   .get("/_matrix/client/v3/sync", sync.sync)
   .post("/_matrix/client/unstable/org.matrix.simplified_msc3575/sync", sync.slidingSync)
+  // Deprecated pre-/sync reads over the same machinery (party/edge/legacy-sync.ts)
+  .get("/_matrix/client/v3/initialSync", legacySync.initialSync)
+  .get("/_matrix/client/v3/events", legacySync.events)
+  .get("/_matrix/client/v3/events/{eventId}", legacySync.event)
+  .get("/_matrix/client/v3/rooms/{roomId}/initialSync", legacySync.roomInitialSync)
   // Sliding sync over WebSocket, Parley's own (party/edge/sync-socket.ts; docs/sliding-sync-websocket.md)
   .get(`${syncSocket.SOCKET_PATH}`, syncSocket.slidingSyncSocket)
   // Media (party/edge/media.ts); the unauthenticated /_matrix/media/v3 downloads only with LEGACY_MEDIA_ENABLED
