@@ -84,6 +84,18 @@ export interface Env {
   SEARCH_INDEX_BUDGET?: string;
   /** How long an OpenID token (`/openid/request_token`) is valid, in seconds. */
   OPENID_TOKEN_LIFETIME_SECONDS?: string;
+  /** Presence (docs/design/presence.md): "false" turns it off, as Synapse's `presence.enabled: false`. */
+  PRESENCE_ENABLED?: string;
+  /** Online without activity this long → unavailable, ms (default 300000). */
+  PRESENCE_IDLE_MS?: string;
+  /** No sync for this long → offline, ms (default 30000). */
+  PRESENCE_SYNC_OFFLINE_MS?: string;
+  /** currently_active lasts this long after activity, ms (default 60000). */
+  PRESENCE_ACTIVE_MS?: string;
+  /** Longest status_msg, in characters (default 512). */
+  PRESENCE_STATUS_MAX_LENGTH?: string;
+  /** Members' presence one room gives an initial sync, and a sync in all, at most (default 100). */
+  PRESENCE_SYNC_LIMIT?: string;
   /** Room IDs per `/mutual_rooms` page. */
   MUTUAL_ROOMS_PAGE_SIZE?: string;
   /** Most rooms one `/hierarchy` page returns (`limit` is capped to it). */
@@ -143,6 +155,7 @@ export interface Config {
   searchScanLimit: number;
   /** Events one room adds to its search index per `/search` request at most. */
   searchIndexBudget: number;
+  presence: PresenceConfig;
   /** `/voip/turnServer`; null when no TURN server is configured (docs/configuration.md). */
   turn: TurnConfig | null;
 }
@@ -151,6 +164,15 @@ export interface Config {
  * A TURN server: credentials are either minted per user from a shared secret (the TURN
  * REST API convention, as Synapse's `turn_shared_secret`) or one static pair.
  */
+export interface PresenceConfig {
+  enabled: boolean;
+  idleMs: number;
+  syncOfflineMs: number;
+  activeMs: number;
+  statusMaxLength: number;
+  syncLimit: number;
+}
+
 export interface TurnConfig {
   uris: string[];
   credentials: { sharedSecret: string } | { username: string; password: string };
@@ -184,6 +206,7 @@ export const DEFAULTS = {
   openidTokenLifetimeSeconds: 3600,
   searchScanLimit: 1000,
   searchIndexBudget: 5000,
+  presence: { enabled: true, idleMs: 300_000, syncOfflineMs: 30_000, activeMs: 60_000, statusMaxLength: 512, syncLimit: 100 },
 } as const satisfies Omit<Config, "registrationSharedSecret" | "turn"> & { turnUserLifetimeSeconds: number };
 
 /** A setting that cannot be understood; fails loudly rather than running with a guess. */
@@ -296,6 +319,14 @@ export function parseConfig(env: Partial<Env>): Config {
     ),
     searchScanLimit: positive("SEARCH_SCAN_LIMIT", env.SEARCH_SCAN_LIMIT, DEFAULTS.searchScanLimit, true),
     searchIndexBudget: positive("SEARCH_INDEX_BUDGET", env.SEARCH_INDEX_BUDGET, DEFAULTS.searchIndexBudget, true),
+    presence: {
+      enabled: bool("PRESENCE_ENABLED", env.PRESENCE_ENABLED, DEFAULTS.presence.enabled),
+      idleMs: positive("PRESENCE_IDLE_MS", env.PRESENCE_IDLE_MS, DEFAULTS.presence.idleMs, true),
+      syncOfflineMs: positive("PRESENCE_SYNC_OFFLINE_MS", env.PRESENCE_SYNC_OFFLINE_MS, DEFAULTS.presence.syncOfflineMs, true),
+      activeMs: positive("PRESENCE_ACTIVE_MS", env.PRESENCE_ACTIVE_MS, DEFAULTS.presence.activeMs, true),
+      statusMaxLength: positive("PRESENCE_STATUS_MAX_LENGTH", env.PRESENCE_STATUS_MAX_LENGTH, DEFAULTS.presence.statusMaxLength, true),
+      syncLimit: positive("PRESENCE_SYNC_LIMIT", env.PRESENCE_SYNC_LIMIT, DEFAULTS.presence.syncLimit, true),
+    },
     turn: parseTurn(env),
   };
 }

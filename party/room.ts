@@ -11,6 +11,7 @@
  * An actor for a room ID that was never created stays empty: it creates no tables
  * (probing random room IDs writes nothing) and answers 404 M_NOT_FOUND.
  */
+import type { PresenceRecord } from "../lib/presence.ts";
 import { Server } from "partyserver";
 import { badJson, MatrixError, notFound } from "../lib/errors.ts";
 import { computeRoomIdForCreateEvent } from "../lib/event-id.ts";
@@ -466,6 +467,14 @@ export class Room extends Server<Env> {
       await this.#appserviceHook()?.deviceListChanged(this.env, userId);
       return true;
     });
+  }
+
+  /**
+   * From `userId`'s User actor: their presence changed (docs/design/presence.md). Recorded
+   * in this room's presence stream when they are joined and the copy is newer; false otherwise.
+   */
+  async presenceChanged(userId: string, rec: PresenceRecord): Promise<boolean> {
+    return rpcErrors(() => this.#exists() && this.#sync().presenceChanged(userId, rec));
   }
 
   /**

@@ -26,9 +26,9 @@ import {
   type UiaStore,
 } from "../lib/uia.ts";
 import { rpcErrors } from "./edge/http.ts";
-import type { Env } from "./env.ts";
+import { loadConfig, type Env } from "./env.ts";
 import { migrateOnStart } from "./migrations.ts";
-import { deviceKeysActor, serverActor } from "./stubs.ts";
+import { deviceKeysActor, roomActor, serverActor } from "./stubs.ts";
 import * as push from "./user/push-rules.ts";
 import type { PusherChange } from "../lib/push/pusher.ts";
 import type { CreateRoomRequest } from "../lib/room-create.ts";
@@ -42,6 +42,8 @@ import type { PublishedPosition } from "../lib/sync/position.ts";
 import { deliverPushNotice, tellRoomsAboutPushers, type DeliveryResult, type PushNotice } from "./push/deliver.ts";
 import { evictOtherOwners, evictTarget, PUSHER_EVICT, PUSHER_INDEX, writePusherIndex } from "./push/pusher-index.ts";
 import { UserOutbox } from "./user/outbox.ts";
+import { PRESENCE_OUTBOX, UserPresence } from "./user/presence.ts";
+import type { PresenceRecord, PresenceState } from "../lib/presence.ts";
 import schema from "../schema/user.sql";
 
 /** Lifetime of an access token issued together with a refresh token. */
@@ -468,7 +470,13 @@ export class User extends Server<Env> {
 
   /** GET /sync for one device; the response as JSON text (may wait up to the timeout). */
   async sync(deviceId: string, params: SyncParams): Promise<string> {
-    return rpcErrors(() => this.#syncer().sync(deviceId, params));
+    // set_presence (default online) marks the user while the sync runs (party/user/presence.ts).
+    const marks = await this.#presence().syncStarted(params.setPresence ?? "online");
+    try {
+      return await rpcErrors(() => this.#syncer().sync(deviceId, params));
+    } finally {
+      if (marks) await this.#presence().syncEnded();
+    }
   }
 
   /** From a sync hub shard: one of this user's rooms moved while a sync was armed. */
@@ -493,7 +501,7 @@ export class User extends Server<Env> {
   #sync: UserSync | undefined;
   #syncer(): UserSync {
     if (!this.#sync) {
-      this.#sync = new UserSync(this.ctx, this.env, this.name);
+      this.#sync = new UserSync(this.ctx, this.env, this.name, this.#presence());
       // Sync sockets push from the same signal that wakes long-polls (party/sync/socket.ts).
       this.#sync.onChange(() => this.#sockets().changed());
     }
@@ -532,6 +540,35 @@ export class User extends Server<Env> {
 
   override onClose(connection: Connection): void {
     this.#sockets().onClose(connection);
+  }
+
+  // ---- presence (party/user/presence.ts, docs/design/presence.md) ------------------------
+
+  #userPresence: UserPresence | undefined;
+  #presence(): UserPresence {
+    return (this.#userPresence ??= new UserPresence({
+      storage: this.ctx.storage,
+      config: () => loadConfig(this.env).presence,
+      joinedRooms: () => this.#rooms().joinedRooms(),
+      queue: (roomId, rec) => this.#outbox().add(PRESENCE_OUTBOX, roomId, { ...rec }),
+      deliver: () => this.#outbox().deliver(),
+      notify: () => this.#sync?.wake(),
+    }));
+  }
+
+  /** GET /presence/{userId}/status (the edge checked who may ask). */
+  async getPresence(): Promise<string> {
+    return JSON.stringify(this.#presence().status());
+  }
+
+  /** PUT /presence/{userId}/status by the user themself (the edge checked the body). */
+  async setPresence(presence: PresenceState, statusMsg: string | null): Promise<void> {
+    await this.#presence().put(presence, statusMsg);
+  }
+
+  /** From the edge: the user sent an event (throttled there; party/edge/presence.ts). */
+  async presenceActive(): Promise<void> {
+    await this.#presence().activity();
   }
 
   // ---- devices ----------------------------------------------------------------------
@@ -677,6 +714,9 @@ export class User extends Server<Env> {
       profile: (roomId) => this.#rooms().deliverProfile(roomId),
       [PUSHER_INDEX]: () => writePusherIndex(this.env, this.ctx.storage.sql, this.name),
       [PUSHER_EVICT]: (target) => evictOtherOwners(this.env, this.name, target),
+      [PRESENCE_OUTBOX]: async (roomId, rec) => {
+        await roomActor(this.env, roomId).presenceChanged(this.name, rec as unknown as PresenceRecord);
+      },
     }));
   }
 
@@ -684,8 +724,13 @@ export class User extends Server<Env> {
     try {
       await this.#outbox().deliver();
     } finally {
-      // Sliding-sync sockets share the one alarm: re-arm idle ones (party/sync/socket.ts).
-      await this.#sockets().alarm();
+      try {
+        // Sliding-sync sockets share the one alarm: re-arm idle ones (party/sync/socket.ts).
+        await this.#sockets().alarm();
+      } finally {
+        // Presence transitions (idle, offline) share it too, and re-arm for the next one.
+        await this.#presence().alarm();
+      }
     }
   }
 

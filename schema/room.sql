@@ -139,3 +139,18 @@ CREATE TABLE search_indexed (
 -- The newest ROOM_TXN_WINDOW transaction IDs are read once per actor instance with a range
 -- scan of the newest events and kept in memory; the index cost a row written per message.
 DROP INDEX IF EXISTS events_txn;
+
+-- migration 6: presence of members (party/room/presence.ts, docs/design/presence.md)
+-- The latest presence of each member, as their User actor sent it, at the room's presence
+-- stream position `pos` (the `p` of the room's sync position). `serial` is the owner's
+-- counter: an older copy arriving late never overwrites a newer one.
+CREATE TABLE presence (
+  user_id TEXT PRIMARY KEY,
+  pos INTEGER NOT NULL,
+  presence TEXT NOT NULL,
+  status_msg TEXT,
+  last_active_ts INTEGER NOT NULL,
+  currently_active INTEGER NOT NULL,
+  serial INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX presence_pos ON presence (pos);

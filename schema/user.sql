@@ -174,3 +174,17 @@ CREATE TABLE sliding_states (
   state TEXT NOT NULL,
   PRIMARY KEY (connection, seq)
 );
+
+-- migration 7: the user's presence (party/user/presence.ts, docs/design/presence.md)
+-- One row, written only when the visible presence changes (state, status message,
+-- currently_active); newer activity and sync times are kept in memory in between (after a
+-- restart the stored ones count).
+CREATE TABLE presence (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  presence TEXT NOT NULL,
+  status_msg TEXT,
+  last_active_ts INTEGER NOT NULL,
+  currently_active INTEGER NOT NULL,
+  serial INTEGER NOT NULL,
+  last_sync_ts INTEGER NOT NULL
+);

@@ -8,7 +8,7 @@
  * expired, or lost with the actor's memory) is answered as "unknown", and the user asks
  * the room itself.
  */
-import { isAhead, mergePosition, type PublishedPosition, type RoomPosition } from "./position.ts";
+import { isAhead, mergePosition, streamsOf, type PublishedPosition, type RoomPosition } from "./position.ts";
 import type { HubRoomDelta, SharedEvent, SharedReceipt } from "./shared-event.ts";
 
 /** Entries not refreshed by a publish or a seed for this long are dropped (see the design's failure modes). */
@@ -124,7 +124,7 @@ export class HubState {
     this.#disarm(userId);
     if (arm) {
       const rooms = new Map<string, RoomPosition>(known);
-      for (const d of changed) rooms.set(d.roomId, d.pos.d ? { s: d.pos.s, r: d.pos.r, t: d.pos.t, d: d.pos.d } : { s: d.pos.s, r: d.pos.r, t: d.pos.t });
+      for (const d of changed) rooms.set(d.roomId, streamsOf(d.pos));
       this.#armed.set(userId, { rooms, until: armUntil });
       for (const [roomId] of known) {
         let set = this.#byRoom.get(roomId);

@@ -22,6 +22,11 @@ export interface RoomPosition {
    * (docs/design/e2ee.md). Absent means 0 (tokens and positions from before it existed).
    */
   d?: number;
+  /**
+   * Presence stream: the room's counter of "a member's presence changed"
+   * (docs/design/presence.md). Absent means 0.
+   */
+  p?: number;
 }
 
 export interface PublishedPosition extends RoomPosition {
@@ -33,7 +38,7 @@ export const ZERO_POSITION: Readonly<RoomPosition> = Object.freeze({ s: 0, r: 0,
 
 /** Whether `now` has anything `known` has not: any stream ahead. */
 export function isAhead(now: RoomPosition, known: RoomPosition): boolean {
-  return now.s > known.s || now.r > known.r || now.t > known.t || (now.d ?? 0) > (known.d ?? 0);
+  return now.s > known.s || now.r > known.r || now.t > known.t || (now.d ?? 0) > (known.d ?? 0) || (now.p ?? 0) > (known.p ?? 0);
 }
 
 /** Componentwise maximum: positions are absolute, so merging reports never moves backwards. */
@@ -41,6 +46,16 @@ export function mergePosition(a: PublishedPosition, b: PublishedPosition): Publi
   const out: PublishedPosition = { s: Math.max(a.s, b.s), r: Math.max(a.r, b.r), t: Math.max(a.t, b.t), b: Math.max(a.b, b.b) };
   const d = Math.max(a.d ?? 0, b.d ?? 0);
   if (d > 0) out.d = d;
+  const p = Math.max(a.p ?? 0, b.p ?? 0);
+  if (p > 0) out.p = p;
+  return out;
+}
+
+/** The stream components of a position (no bump stamp), absent ones left absent. */
+export function streamsOf(pos: RoomPosition): RoomPosition {
+  const out: RoomPosition = { s: pos.s, r: pos.r, t: pos.t };
+  if (pos.d) out.d = pos.d;
+  if (pos.p) out.p = pos.p;
   return out;
 }
 
@@ -77,15 +92,19 @@ export function b36(n: number): string {
   return n.toString(36);
 }
 
-/** `idx.m.ms.s.r.t[.d]` — a room index (small integer) and its view, all base 36; `.d` only when not 0. */
+/**
+ * `idx.m.ms.s.r.t[.d[.p]]` — a room index (small integer) and its view, all base 36; `.d`
+ * only when d or p is not 0, `.p` only when p is not 0.
+ */
 export function encodeView(idx: number, v: RoomView): string {
   const base = `${b36(idx)}.${MEMBERSHIP_CODES[v.m]}.${b36(v.ms)}.${b36(v.s)}.${b36(v.r)}.${b36(v.t)}`;
+  if (v.p) return `${base}.${b36(v.d ?? 0)}.${b36(v.p)}`;
   return v.d ? `${base}.${b36(v.d)}` : base;
 }
 
 export function decodeView(text: string): { idx: number; view: RoomView } | undefined {
   const p = text.split(".");
-  if (p.length !== 6 && p.length !== 7) return undefined;
+  if (p.length < 6 || p.length > 8) return undefined;
   const m = CODE_MEMBERSHIPS[p[1]!];
   const [idx, ms, s, r, t] = [p[0], p[2], p[3], p[4], p[5]].map(num);
   if (m === undefined || idx === undefined || ms === undefined || s === undefined || r === undefined || t === undefined) {
@@ -93,8 +112,15 @@ export function decodeView(text: string): { idx: number; view: RoomView } | unde
   }
   if (p.length === 6) return { idx, view: { m, ms, s, r, t } };
   const d = num(p[6]);
-  if (d === undefined || d === 0) return undefined; // 0 is never written: the text was altered
-  return { idx, view: { m, ms, s, r, t, d } };
+  if (d === undefined || (d === 0 && p.length === 7)) return undefined; // 0 is never written alone: the text was altered
+  const view: RoomView = { m, ms, s, r, t };
+  if (d > 0) view.d = d;
+  if (p.length === 8) {
+    const pr = num(p[7]);
+    if (pr === undefined || pr === 0) return undefined;
+    view.p = pr;
+  }
+  return { idx, view };
 }
 
 /** A set of views (a checkpoint, or a token's inline part), entries joined by `-`. */

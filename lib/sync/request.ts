@@ -78,6 +78,8 @@ export interface SyncFilter {
   ephemeral: RoomEventFilter;
   roomAccountData: RoomEventFilter;
   accountData: EventFilter;
+  /** Filter.presence: which m.presence events the top-level `presence` section keeps. */
+  presence: EventFilter;
   includeLeave: boolean;
   rooms?: string[];
   notRooms?: string[];
@@ -95,6 +97,7 @@ export function syncFilter(f: Filter | undefined): SyncFilter {
     ephemeral: room.ephemeral ?? {},
     roomAccountData: room.account_data ?? {},
     accountData: f?.account_data ?? {},
+    presence: f?.presence ?? {},
     includeLeave: room.include_leave === true,
   };
   if (room.rooms) out.rooms = room.rooms;

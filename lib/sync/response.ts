@@ -16,6 +16,7 @@ import type { PublishedPosition, RoomPosition, SyncMembership } from "./position
 import type { RoomEventFilter, StateFilter } from "../filter.ts";
 import type { RoomSummary } from "./summary.ts";
 import type { UnreadCounts } from "../push/counts.ts";
+import type { PresenceFact } from "../presence.ts";
 
 /** What the User actor asks one room for. */
 export interface RoomSyncRequest {
@@ -33,6 +34,12 @@ export interface RoomSyncRequest {
    * state events included), sent as `state_after`. Absent = false.
    */
   stateAfter?: boolean;
+  /**
+   * Presence facts wanted (docs/design/presence.md): members whose presence changed after
+   * `since.p`, or, for a room new to the client, the current presence of up to `limit`
+   * members who are not offline. Absent: none (presence disabled).
+   */
+  presence?: { limit: number };
 }
 
 /** A stripped state event (invite_state / knock_state). */
@@ -68,6 +75,8 @@ export interface RoomSyncResult {
   members?: string[];
   memberChanges?: { joined: string[]; left: string[] };
   deviceListChanged?: string[];
+  /** Presence of joined members (not part of the room's entry: merged into the top-level `presence`). */
+  presence?: PresenceFact[];
   /** The syncing user's notification counts (joined rooms; set by the User actor). */
   unreadNotifications?: UnreadCounts;
   /** Per thread root, when the filter asks for threaded counts. */
@@ -101,6 +110,7 @@ export interface SyncResponse {
     leave?: Record<string, LeftRoomEntry>;
   };
   account_data?: { events: JsonObject[] };
+  presence?: { events: JsonObject[] };
   to_device?: { events: JsonObject[] };
   device_lists?: { changed?: string[]; left?: string[] };
   device_one_time_keys_count?: Record<string, number>;
@@ -114,6 +124,8 @@ export interface SyncParts {
   /** Rooms with only new room account data (no room answer needed). */
   roomAccountDataOnly: Array<{ roomId: string; membership: SyncMembership; accountData: JsonObject[] }>;
   accountData: JsonObject[];
+  /** m.presence events, one per user (absent or empty: no `presence` section). */
+  presence?: JsonObject[];
   toDevice: JsonObject[];
   deviceLists: { changed: string[]; left: string[] };
   oneTimeKeyCounts?: Record<string, number>;
@@ -185,6 +197,7 @@ export function assembleResponse(p: SyncParts): SyncResponse {
   if (Object.keys(leave).length > 0) rooms.leave = leave;
   if (Object.keys(rooms).length > 0) res.rooms = rooms;
   if (p.accountData.length > 0) res.account_data = { events: p.accountData };
+  if (p.presence && p.presence.length > 0) res.presence = { events: p.presence };
   if (p.toDevice.length > 0) res.to_device = { events: p.toDevice };
   if (p.deviceLists.changed.length > 0 || p.deviceLists.left.length > 0) {
     res.device_lists = {};
@@ -198,5 +211,5 @@ export function assembleResponse(p: SyncParts): SyncResponse {
 
 /** Whether a response carries anything a long-poll should return for (key counts do not). */
 export function hasNews(r: SyncResponse): boolean {
-  return r.rooms !== undefined || r.account_data !== undefined || r.to_device !== undefined || r.device_lists !== undefined;
+  return r.rooms !== undefined || r.account_data !== undefined || r.presence !== undefined || r.to_device !== undefined || r.device_lists !== undefined;
 }

@@ -86,6 +86,8 @@ export function fastRoomResult(i: FastPathInput): RoomSyncResult | undefined {
   if (delta.pos.t > view.t && i.ephemeralWanted && delta.typing === undefined) return undefined;
   // A member's device list changed: the room lists who (docs/design/e2ee.md).
   if ((delta.pos.d ?? 0) > (view.d ?? 0)) return undefined;
+  // A member's presence changed: the room holds who and what (docs/design/presence.md).
+  if ((delta.pos.p ?? 0) > (view.p ?? 0)) return undefined;
   const kept: ClientEventWithoutRoomId[] = [];
   for (const e of events) {
     if (e.type === "m.room.member") return undefined;

@@ -2,7 +2,7 @@
  * /sync `since`/`next_batch` tokens: the User actor's own positions, opaque to clients.
  * https://spec.matrix.org/v1.19/client-server-api/#syncing — design: docs/design/sync.md.
  *
- *     y<checkpoint>_<accountData>_<toDevice>_<deviceLists>[~<inline views>]
+ *     y<checkpoint>_<accountData>_<toDevice>_<deviceLists>[_<presence>][~<inline views>]
  *
  * all numbers base 36. `checkpoint` names a stored full set of room views (0: none, the
  * empty set); the inline part carries the views of rooms that changed since that
@@ -20,6 +20,8 @@ export interface SyncToken {
   toDevice: number;
   /** Device-list change stream position. */
   deviceLists: number;
+  /** The user's own presence serial the client has (docs/design/presence.md); absent from the text when 0. */
+  presence?: number;
   /** Room index → view, for rooms that changed since the checkpoint. */
   inline: Map<number, RoomView>;
 }
@@ -30,7 +32,8 @@ export const MAX_INLINE_ROOMS = 12;
 const PREFIX = "y";
 
 export function encodeSyncToken(t: SyncToken): string {
-  const base = `${PREFIX}${b36(t.checkpoint)}_${b36(t.accountData)}_${b36(t.toDevice)}_${b36(t.deviceLists)}`;
+  const head = `${PREFIX}${b36(t.checkpoint)}_${b36(t.accountData)}_${b36(t.toDevice)}_${b36(t.deviceLists)}`;
+  const base = t.presence ? `${head}_${b36(t.presence)}` : head;
   return t.inline.size === 0 ? base : `${base}~${encodeViews(t.inline)}`;
 }
 
@@ -40,12 +43,16 @@ export function decodeSyncToken(text: string): SyncToken | undefined {
   const tilde = text.indexOf("~");
   const head = tilde < 0 ? text.slice(1) : text.slice(1, tilde);
   const parts = head.split("_");
-  if (parts.length !== 4) return undefined;
+  if (parts.length !== 4 && parts.length !== 5) return undefined;
   const [checkpoint, accountData, toDevice, deviceLists] = parts.map(parseB36);
   if (checkpoint === undefined || accountData === undefined || toDevice === undefined || deviceLists === undefined) return undefined;
+  const presence = parts.length === 5 ? parseB36(parts[4]) : undefined;
+  if (parts.length === 5 && !presence) return undefined; // 0 is never written: the text was altered
   const inline = tilde < 0 ? new Map<number, RoomView>() : decodeViews(text.slice(tilde + 1));
   if (!inline || (tilde >= 0 && inline.size === 0)) return undefined;
-  return { checkpoint, accountData, toDevice, deviceLists, inline };
+  const token: SyncToken = { checkpoint, accountData, toDevice, deviceLists, inline };
+  if (presence) token.presence = presence;
+  return token;
 }
 
 /** Every room's view under a token: the checkpoint's views overridden by the inline ones. */
@@ -77,5 +84,5 @@ export function nextInline(
 }
 
 export function sameView(a: RoomView, b: RoomView): boolean {
-  return a.m === b.m && a.ms === b.ms && a.s === b.s && a.r === b.r && a.t === b.t && (a.d ?? 0) === (b.d ?? 0);
+  return a.m === b.m && a.ms === b.ms && a.s === b.s && a.r === b.r && a.t === b.t && (a.d ?? 0) === (b.d ?? 0) && (a.p ?? 0) === (b.p ?? 0);
 }

@@ -32,6 +32,7 @@ import * as roomReads from "./room-reads.ts";
 import * as reports from "./reports.ts";
 import * as spaces from "./spaces.ts";
 import * as mutualRooms from "./mutual-rooms.ts";
+import * as presence from "./presence.ts";
 import * as openid from "./openid.ts";
 import * as search from "./search.ts";
 import * as userDirectory from "./user-directory.ts";
@@ -224,6 +225,9 @@ export const router = new Router()
   .get("/_matrix/client/v1/rooms/{roomId}/hierarchy", spaces.hierarchy)
   .get("/_matrix/client/v1/room_summary/{roomIdOrAlias}", spaces.roomSummary)
   .get("/_matrix/client/v1/mutual_rooms", mutualRooms.mutualRooms) // party/edge/mutual-rooms.ts
+  // Presence (party/edge/presence.ts, docs/design/presence.md)
+  .get("/_matrix/client/v3/presence/{userId}/status", presence.getPresence)
+  .put("/_matrix/client/v3/presence/{userId}/status", presence.setPresence)
   // OpenID (party/edge/openid.ts): tokens for other services, and the federation check of one
   .post("/_matrix/client/v3/user/{userId}/openid/request_token", openid.requestToken)
   .get("/_matrix/federation/v1/openid/userinfo", openid.userinfo)

@@ -6,6 +6,7 @@
  * go to their User actor, which holds the profile the member event carries; the rest
  * go straight to the Room actor with the authenticated user.
  */
+import { markActive } from "./presence.ts";
 import { MatrixError } from "../../lib/errors.ts";
 import { isValidEventId, isValidRoomAlias, isValidRoomId, isValidUserId } from "../../lib/identifiers.ts";
 import { utf8Length } from "../../lib/json-parse.ts";
@@ -169,6 +170,7 @@ export async function send(r: EdgeRequest): Promise<Response> {
   const content = await body(r);
   await rateLimit(r, "message", me);
   const { event_id } = await roomActor(r.env, roomId).send({ sender: me.userId, deviceId: me.deviceId, type, content, txnId, originServerTs });
+  markActive(r, me.userId); // presence: sending is activity (party/edge/presence.ts)
   return json({ event_id });
 }
 

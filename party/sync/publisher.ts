@@ -36,6 +36,7 @@ export class RoomPublisher {
   readonly #findStateStream: () => number;
   readonly #receiptsAfter: (pos: number) => SharedReceipt[];
   readonly #deviceListPosition: () => number;
+  readonly #presencePosition: () => number;
   /** Receipt position of the last publish (undefined: none yet — its receipts are not sent). */
   #publishedReceipts: number | undefined;
   #bump: number | undefined;
@@ -61,6 +62,7 @@ export class RoomPublisher {
     findStateStream: () => number,
     receiptsAfter: (pos: number) => SharedReceipt[],
     deviceListPosition: () => number = () => 0,
+    presencePosition: () => number = () => 0,
   ) {
     this.#env = env;
     this.#roomId = roomId;
@@ -71,6 +73,7 @@ export class RoomPublisher {
     this.#findStateStream = findStateStream;
     this.#receiptsAfter = receiptsAfter;
     this.#deviceListPosition = deviceListPosition;
+    this.#presencePosition = presencePosition;
   }
 
   /** The room's position now. */
@@ -79,6 +82,8 @@ export class RoomPublisher {
     const pos: PublishedPosition = { s: this.#head.stream, r: this.#receiptPosition(), t: this.#typing, b: this.#bump };
     const d = this.#deviceListPosition();
     if (d > 0) pos.d = d;
+    const p = this.#presencePosition();
+    if (p > 0) pos.p = p;
     return pos;
   }
 

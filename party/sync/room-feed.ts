@@ -23,6 +23,7 @@ import { scanPage } from "../room/scan.ts";
 import type { StoredEvent } from "../room/store.ts";
 import { ROW_COLUMNS, Viewer, type EventRow, type ReadRoom } from "../room/visibility.ts";
 import { deviceListChangesSince, memberChangesBetween } from "./device-lists.ts";
+import { presenceSince, presenceSnapshot } from "../room/presence.ts";
 
 /** What the feed needs from the room besides its store: ephemeral data and its position. */
 export interface FeedSource {
@@ -116,6 +117,11 @@ export function roomSync(room: ReadRoom, source: FeedSource, req: RoomSyncReques
     if (eph.length > 0) result.ephemeral = eph;
   }
   if (joined) Object.assign(result, deviceListFacts(room, since, memberStream, upTo));
+  if (joined && req.presence) {
+    // New to the client (or just rejoined): who is around now; otherwise what changed (docs/design/presence.md).
+    const facts = !since || memberStream > since.s ? presenceSnapshot(room.sql, req.presence.limit) : presenceSince(room.sql, since.p ?? 0, req.presence.limit);
+    if (facts.length > 0) result.presence = facts;
+  }
   if (!joined) result.position = { ...position, s: upTo };
   return result;
 }

@@ -15,6 +15,8 @@ import { onTypingChange, RoomReads } from "../room/read-api.ts";
 import type { NewEvent } from "../room/store.ts";
 import { stateContentAt, type ReadRoom } from "../room/visibility.ts";
 import { deviceListPosition, recordDeviceListChange } from "./device-lists.ts";
+import { presencePosition, recordPresence } from "../room/presence.ts";
+import type { PresenceRecord } from "../../lib/presence.ts";
 import { newestBumpStamp, newestStateStream, RoomPublisher } from "./publisher.ts";
 import { roomSync, type FeedSource } from "./room-feed.ts";
 
@@ -37,6 +39,7 @@ export class RoomSyncSource {
       () => newestStateStream(room.sql),
       (pos) => receiptsAfter(room.sql, pos),
       () => deviceListPosition(room.sql),
+      () => presencePosition(room.sql),
     );
     onTypingChange(room.store, () => this.#publisher.typingChanged());
     this.#feedSource = {
@@ -79,6 +82,13 @@ export class RoomSyncSource {
     const pos = recordDeviceListChange(this.#room.sql, userId);
     if (pos !== null) this.#publisher.changed();
     return pos !== null;
+  }
+
+  /** A member's presence changed (from their User actor): recorded, then published (party/room/presence.ts). */
+  presenceChanged(userId: string, rec: PresenceRecord): boolean {
+    const recorded = recordPresence(this.#room.sql, userId, rec);
+    if (recorded) this.#publisher.changed();
+    return recorded;
   }
 
   /** After a receipt was stored. */

@@ -13,7 +13,7 @@ import { eventMatchesFilter } from "../../lib/event-filter.ts";
 import { validateFilter, type Filter } from "../../lib/filter.ts";
 import { shardOf } from "../../lib/sync/hub.ts";
 import { planSync, type MembershipRow } from "../../lib/sync/plan.ts";
-import { isAhead, isSyncMembership, type PublishedPosition, type RoomPosition, type RoomView } from "../../lib/sync/position.ts";
+import { isAhead, isSyncMembership, streamsOf, type PublishedPosition, type RoomPosition, type RoomView } from "../../lib/sync/position.ts";
 import { roomAllowed, subFilterAllows, syncFilter, type SyncFilter, type SyncParams } from "../../lib/sync/request.ts";
 import { LazyMemberCache } from "../../lib/sync/lazy-members.ts";
 import { fastRoomResult, type HubRoomDelta } from "../../lib/sync/shared-event.ts";
@@ -29,9 +29,22 @@ import { attachUnreadCounts } from "../push/sync-counts.ts";
 import { SyncStore } from "./store.ts";
 import { SlidingSync } from "./sliding/sliding-sync.ts";
 import { applyEventFields } from "../../lib/sync/event-fields.ts";
+import { newestPerUser, presenceEvent, type PresenceFact, type PresenceRecord } from "../../lib/presence.ts";
+import { loadConfig } from "../env.ts";
+import type { JsonObject } from "../../lib/json.ts";
+
+/** What /sync needs of the user's own presence (party/user/presence.ts). */
+export interface OwnPresence {
+  readonly enabled: boolean;
+  /** The own record when its serial is after `serial`. */
+  ownSince(serial: number): PresenceRecord | undefined;
+}
 
 /** Rooms asked at once during one sync. */
 const ROOM_CONCURRENCY = 32;
+
+/** Users whose last presence serial is remembered per device (see #presenceSent). */
+const PRESENCE_SENT_MAX = 10_000;
 
 /** How long the hub keeps this user armed after an answer (the client's next long-poll comes back within it). */
 const ARM_AHEAD_MS = 60_000;
@@ -68,11 +81,20 @@ export class UserSync {
    */
   #armedAt: { token: string; generation: number; until: number } | undefined;
   readonly #e2ee: E2eeAnswers;
+  /**
+   * Per device: the presence serials its last token's response carried, per user. A
+   * change reaches the user's rooms one after another, so a later sync may hear it again
+   * from a slower room; a client continuing from that token is not told twice. Memory
+   * only (after a restart, at most one repeat); a client resending an older token gets
+   * everything again.
+   */
+  readonly #presenceSent = new Map<string, { token: string; serials: Map<string, number> }>();
 
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly env: Env,
     private readonly userId: string,
+    private readonly presence?: OwnPresence,
   ) {
     this.#store = new SyncStore(ctx.storage.sql);
     this.#e2ee = new E2eeAnswers(env, userId);
@@ -218,6 +240,8 @@ export class UserSync {
     // memberships or device lists changed in a room.
     const departed = rows.filter((r) => r.membership === "leave" || r.membership === "ban").map((r) => [r.roomId, r.memberStream] as const);
     const e2ee = (await this.#e2ee.record(deviceId, e2eeSince.toDevice, e2eeSince.deviceLists, results, departed)) ?? e2eeFirst;
+    const sent = this.#presenceSent.get(deviceId);
+    const presence = this.#presenceEvents(sf, results, resolved?.token.presence ?? 0, sent && sent.token === sinceText ? sent.serials : undefined);
     const newViews = new Map(views ?? []);
     const parts: SyncParts["rooms"] = [];
     const roomData = roomAccountData(this.ctx.storage.sql, accountSince, sf, this.userId);
@@ -226,6 +250,7 @@ export class UserSync {
       const pos = result.position;
       const view: RoomView = { m: result.membership, ms: result.memberStream, s: pos.s, r: pos.r, t: pos.t };
       if (pos.d) view.d = pos.d;
+      if (pos.p) view.p = pos.p;
       newViews.set(roomId, view);
       if (result.membership === "join" && since === null) lazy.reset(roomId);
       if (result.lazyMembers) result.lazyMembers = lazy.filter(roomId, result.lazyMembers, sf.state.include_redundant_members === true);
@@ -249,6 +274,7 @@ export class UserSync {
       accountData: accountDataPosition(this.ctx.storage.sql),
       toDevice: e2ee?.toDevice.next ?? resolved?.token.toDevice ?? 0,
       deviceLists: e2ee?.deviceLists.pos ?? resolved?.token.deviceLists ?? 0,
+      presence: presence.ownSerial,
     });
     const initial = resolved === undefined;
     const response = assembleResponse({
@@ -256,6 +282,7 @@ export class UserSync {
       rooms: parts,
       roomAccountDataOnly: accountDataOnly,
       accountData: globalAccountData(this.ctx.storage.sql, accountSince, sf, this.userId),
+      presence: presence.events,
       toDevice: e2ee?.toDevice.events ?? [],
       // A first sync has no device-list changes to report: the client queries what it needs.
       deviceLists: initial || !e2ee ? { changed: [], left: [] } : { changed: e2ee.deviceLists.changed, left: e2ee.deviceLists.left },
@@ -269,8 +296,42 @@ export class UserSync {
       token,
       news: initial || p.fullState || hasNews(response),
       armedAtToken,
-      commit: () => lazy.commit(token),
+      commit: () => {
+        lazy.commit(token);
+        this.#presenceSent.set(deviceId, { token, serials: presence.serials });
+      },
     };
+  }
+
+  /**
+   * The top-level `presence` section (docs/design/presence.md): the rooms' facts merged,
+   * one event per user (highest serial wins), the user's own record when it moved past
+   * the token's, the filter's `presence` EventFilter applied, at most PRESENCE_SYNC_LIMIT.
+   */
+  #presenceEvents(
+    sf: SyncFilter,
+    results: ReadonlyArray<readonly [string, RoomPosition | null, RoomSyncResult]>,
+    ownSerial: number,
+    sentBefore: ReadonlyMap<string, number> | undefined,
+  ): { events: JsonObject[]; ownSerial: number; serials: Map<string, number> } {
+    const serials = new Map(sentBefore ?? []);
+    if (!this.presence?.enabled) return { events: [], ownSerial, serials };
+    const facts: PresenceFact[] = results.flatMap(([, , r]) => r.presence ?? []);
+    const own = this.presence.ownSince(ownSerial);
+    if (own) facts.push({ ...own, user_id: this.userId });
+    const now = Date.now();
+    const limit = loadConfig(this.env).presence.syncLimit;
+    const events: JsonObject[] = [];
+    for (const f of newestPerUser(facts).values()) {
+      if ((serials.get(f.user_id) ?? 0) >= f.serial) continue;
+      if (!eventMatchesFilter(sf.presence, { type: "m.presence", sender: f.user_id, content: {} })) continue;
+      if (events.length >= limit) break;
+      events.push(presenceEvent(f.user_id, f, now));
+      serials.set(f.user_id, f.serial);
+    }
+    // Bounded memory: forgetting costs at most a repeated event.
+    if (serials.size > PRESENCE_SENT_MAX) serials.clear();
+    return { events, ownSerial: own?.serial ?? ownSerial, serials };
   }
 
   #byRoom(byIdx: ReadonlyMap<number, RoomView>): Map<string, RoomView> {
@@ -307,7 +368,7 @@ export class UserSync {
       const s = shardOf(roomId, shards);
       let list = byShard.get(s);
       if (!list) byShard.set(s, (list = []));
-      list.push([roomId, v.d ? { s: v.s, r: v.r, t: v.t, d: v.d } : { s: v.s, r: v.r, t: v.t }]);
+      list.push([roomId, streamsOf(v)]);
     }
     const views = new Map(rooms);
     const moved: Array<{ roomId: string; view: RoomView; delta?: HubRoomDelta }> = [];
@@ -357,13 +418,14 @@ export class UserSync {
       const req: RoomSyncRequest = {
         userId: this.userId,
         deviceId,
-        since: since && (since.d ? { s: since.s, r: since.r, t: since.t, d: since.d } : { s: since.s, r: since.r, t: since.t }),
+        since: since && streamsOf(since),
         fullState: p.fullState,
         timeline: subFilterAllows(sf.timeline, roomId) ? sf.timeline : { ...sf.timeline, limit: 0 },
         state: subFilterAllows(sf.state, roomId) ? sf.state : { ...sf.state, types: [] },
         ephemeral: ephemeralWanted && subFilterAllows(sf.ephemeral, roomId),
         stateAfter: p.useStateAfter,
       };
+      if (this.presence?.enabled) req.presence = { limit: loadConfig(this.env).presence.syncLimit };
       try {
         SYNC_COUNTERS.fromRoom++;
         out.push([roomId, since, JSON.parse(await roomActor(this.env, roomId).syncRoom(req)) as RoomSyncResult]);
@@ -380,7 +442,7 @@ export class UserSync {
     deviceId: string,
     resolved: Resolved | undefined,
     views: ReadonlyMap<string, RoomView>,
-    scalars: Pick<SyncToken, "accountData" | "toDevice" | "deviceLists">,
+    scalars: Pick<SyncToken, "accountData" | "toDevice" | "deviceLists" | "presence">,
   ): string {
     return this.ctx.storage.transactionSync(() => {
       const byIdx = new Map<number, RoomView>();

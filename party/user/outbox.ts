@@ -70,6 +70,10 @@ export class UserOutbox {
       }
     }
     const next = this.storage.sql.exec<{ t: number | null }>("SELECT MIN(next_ts) AS t FROM user_outbox").one().t;
-    if (next !== null) await this.storage.setAlarm(Math.max(next, Date.now() + 100));
+    if (next === null) return;
+    // The alarm is shared (sockets, presence): a later retry must not push an earlier alarm back.
+    const want = Math.max(next, Date.now() + 100);
+    const current = await this.storage.getAlarm();
+    if (current === null || current > want || current < Date.now()) await this.storage.setAlarm(want);
   }
 }

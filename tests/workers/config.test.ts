@@ -28,6 +28,7 @@ describe("[config] wrangler vars", () => {
       openidTokenLifetimeSeconds: 3600,
       searchScanLimit: 1000,
       searchIndexBudget: 5000,
+      presence: { enabled: true, idleMs: 300000, syncOfflineMs: 30000, activeMs: 60000, statusMaxLength: 512, syncLimit: 100 },
       turn: null,
     });
     expect(DEFAULTS.registrationMode).toBe("closed");
@@ -59,6 +60,13 @@ describe("[config] wrangler vars", () => {
       { MAX_REQUEST_BYTES: "1.5" },
       { RATE_LOGIN_PER_SECOND: "0" },
     ]) {
+      expect(() => parseConfig(bad), JSON.stringify(bad)).toThrow(ConfigError);
+    }
+  });
+
+  it("[config] presence settings (docs/design/presence.md): PRESENCE_ENABLED=false turns it off; timers must be positive integers", () => {
+    expect(parseConfig({ PRESENCE_ENABLED: "false", PRESENCE_IDLE_MS: "1000" }).presence).toMatchObject({ enabled: false, idleMs: 1000 });
+    for (const bad of [{ PRESENCE_ENABLED: "maybe" }, { PRESENCE_SYNC_OFFLINE_MS: "0" }, { PRESENCE_STATUS_MAX_LENGTH: "1.5" }]) {
       expect(() => parseConfig(bad), JSON.stringify(bad)).toThrow(ConfigError);
     }
   });

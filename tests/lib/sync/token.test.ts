@@ -33,9 +33,26 @@ describe("sync tokens", () => {
   it("[sync: since] foreign, truncated or altered tokens are refused, not misread", () => {
     const good = encodeSyncToken({ checkpoint: 5, accountData: 3, toDevice: 0, deviceLists: 9, inline: new Map([[2, view(40)]]) });
     expect(decodeSyncToken(good)).toBeDefined();
-    for (const bad of ["", "s72594_4483_1934", "y1_2_3", "y1_2_3_4_5", "y1_2_3_4~", "y1_2_3_4~1.x.1.1.1.1", "yA_1_1_1", good + "-", good.replace("~", "~~"), "y1_2_3_4~1.j.1.1.1.1-1.j.2.2.2.2"]) {
+    for (const bad of ["", "s72594_4483_1934", "y1_2_3", "y1_2_3_4_5_6", "y1_2_3_4_0", "y1_2_3_4~", "y1_2_3_4~1.x.1.1.1.1", "yA_1_1_1", good + "-", good.replace("~", "~~"), "y1_2_3_4~1.j.1.1.1.1-1.j.2.2.2.2"]) {
       expect(decodeSyncToken(bad), bad).toBeUndefined();
     }
+  });
+
+  it("[sync: since] presence positions survive encoding: the own serial in the token, the room's p in its view", () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 2 ** 40 }), fc.nat({ max: 2 ** 40 }), fc.nat({ max: 2 ** 40 }), arbView, (presence, d, p, v) => {
+        const withStreams: RoomView = { ...v };
+        if (d > 0) withStreams.d = d;
+        if (p > 0) withStreams.p = p;
+        const t: SyncToken = { checkpoint: 1, accountData: 2, toDevice: 3, deviceLists: 4, inline: new Map([[7, withStreams]]) };
+        if (presence > 0) t.presence = presence;
+        expect(decodeSyncToken(encodeSyncToken(t))).toEqual(t);
+      }),
+    );
+    // A view with p but no d writes d as 0; 0 alone (no p after it) is an altered text.
+    expect(decodeView(encodeView(3, { ...view(5), p: 2 }))).toEqual({ idx: 3, view: { ...view(5), p: 2 } });
+    expect(decodeView("3.j.1.5.0.0.0")).toBeUndefined();
+    expect(decodeView("3.j.1.5.0.0.0.0")).toBeUndefined();
   });
 
   it("[sync: since] a room view survives encoding", () => {
