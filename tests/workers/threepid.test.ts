@@ -162,13 +162,10 @@ describe("[cs: absent] features Parley does not have answer the spec's 'not supp
     expectError(await call("GET", "/_matrix/client/v1/auth_metadata"), 404, "M_UNRECOGNIZED");
   });
 
-  it("[cs: absent] SSO redirects without SSO, policy_server well-known, URL previews: 404 M_UNRECOGNIZED", async () => {
-    const u = await newUser("tp");
+  it("[cs: absent] SSO redirects without SSO, policy_server well-known: 404 M_UNRECOGNIZED", async () => {
     expectError(await call("GET", `${V3}/login/sso/redirect?redirectUrl=https%3A%2F%2Fexample.org`), 404, "M_UNRECOGNIZED");
     expectError(await call("GET", `${V3}/login/sso/redirect/oidc-github?redirectUrl=https%3A%2F%2Fexample.org`), 404, "M_UNRECOGNIZED");
     expectError(await call("GET", "/.well-known/matrix/policy_server"), 404, "M_UNRECOGNIZED");
-    expectError(await u.call("GET", "/_matrix/client/v1/media/preview_url?url=https%3A%2F%2Fexample.org"), 404, "M_UNRECOGNIZED");
-    expectError(await u.call("GET", "/_matrix/media/v3/preview_url?url=https%3A%2F%2Fexample.org"), 404, "M_UNRECOGNIZED");
     // And login offers no m.login.sso flow to send clients there.
     expect(JSON.stringify((await call("GET", `${V3}/login`)).body)).not.toContain("m.login.sso");
   });
