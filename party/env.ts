@@ -13,6 +13,13 @@ import { parseRegistrationsVar } from "../lib/appservice/config.ts";
 import { RegistrationError } from "../lib/appservice/registration.ts";
 import type { AppserviceRegistry } from "../lib/appservice/registry.ts";
 import type { SyncHub } from "./sync-hub.ts";
+import {
+  DEFAULT_BLOCKED_RANGES,
+  type PreviewTargetPolicy,
+  parseCidr,
+  parseCidrList,
+  parseUrlBlocklist,
+} from "../lib/media/preview-target.ts";
 
 export interface Env {
   SERVER: DurableObjectNamespace<ServerActor>;
@@ -75,6 +82,25 @@ export interface Env {
   MEDIA_MAX_PENDING_UPLOADS?: string;
   MAX_THUMBNAIL_PIXELS?: string;
   LEGACY_MEDIA_ENABLED?: string;
+  /** URL previews (docs/configuration.md, docs/design/media.md): "false" makes the routes absent. */
+  URL_PREVIEW_ENABLED?: string;
+  /** Most bytes read of a previewed page or image (default 10485760). */
+  URL_PREVIEW_MAX_BYTES?: string;
+  /** Time for one fetch (page or image), headers and body, ms (default 10000). */
+  URL_PREVIEW_TIMEOUT_MS?: string;
+  /** Redirects followed per fetch (default 5). */
+  URL_PREVIEW_MAX_REDIRECTS?: string;
+  /** How long an answer is reused, seconds (default 3600, at least 60). */
+  URL_PREVIEW_CACHE_TTL_SECONDS?: string;
+  /** OpenGraph properties per answer (default 50) and longest value kept (default 1000 characters). */
+  URL_PREVIEW_MAX_TAGS?: string;
+  URL_PREVIEW_MAX_VALUE_LENGTH?: string;
+  /** JSON array of {URL part: glob or ^regex} entries never fetched. */
+  URL_PREVIEW_URL_BLOCKLIST?: string;
+  /** Comma-separated CIDR ranges refused in addition to the built-in private ones. */
+  URL_PREVIEW_IP_RANGE_BLOCKLIST?: string;
+  /** Comma-separated CIDR ranges fetched even when blocked (tests use 127.0.0.0/8). */
+  URL_PREVIEW_IP_RANGE_ALLOWLIST?: string;
   PUSH_ALLOW_INSECURE_GATEWAYS?: string;
   /** TURN server URIs for `/voip/turnServer`, comma-separated (`turn:` / `turns:`). */
   TURN_URIS?: string;
@@ -140,6 +166,8 @@ export interface Config {
   maxThumbnailPixels: number;
   /** Serve the deprecated unauthenticated `/_matrix/media/v3/download` and `/thumbnail`. */
   legacyMediaEnabled: boolean;
+  /** URL previews (`/media/preview_url`); null when URL_PREVIEW_ENABLED is false. */
+  urlPreview: UrlPreviewConfig | null;
   /** Accept `http:` push gateway URLs (the spec says HTTPS); for local test gateways. */
   pushAllowInsecureGateways: boolean;
   /** Longest `reason` accepted by the /report endpoints, in characters. */
@@ -158,6 +186,16 @@ export interface Config {
   presence: PresenceConfig;
   /** `/voip/turnServer`; null when no TURN server is configured (docs/configuration.md). */
   turn: TurnConfig | null;
+}
+
+/** URL preview settings (docs/configuration.md); the target checks are lib/media/preview-target.ts. */
+export interface UrlPreviewConfig extends PreviewTargetPolicy {
+  maxBytes: number;
+  timeoutMs: number;
+  maxRedirects: number;
+  cacheTtlSeconds: number;
+  maxTags: number;
+  maxValueLength: number;
 }
 
 /**
@@ -197,6 +235,14 @@ export const DEFAULTS = {
   mediaMaxPendingUploads: 10,
   maxThumbnailPixels: 6_000_000,
   legacyMediaEnabled: false,
+  urlPreview: {
+    maxBytes: 10 * 1024 * 1024,
+    timeoutMs: 10_000,
+    maxRedirects: 5,
+    cacheTtlSeconds: 3600,
+    maxTags: 50,
+    maxValueLength: 1000,
+  },
   pushAllowInsecureGateways: false,
   reportReasonMaxLength: 1000,
   turnUserLifetimeSeconds: 3600,
@@ -207,7 +253,10 @@ export const DEFAULTS = {
   searchScanLimit: 1000,
   searchIndexBudget: 5000,
   presence: { enabled: true, idleMs: 300_000, syncOfflineMs: 30_000, activeMs: 60_000, statusMaxLength: 512, syncLimit: 100 },
-} as const satisfies Omit<Config, "registrationSharedSecret" | "turn"> & { turnUserLifetimeSeconds: number };
+} as const satisfies Omit<Config, "registrationSharedSecret" | "turn" | "urlPreview"> & {
+  turnUserLifetimeSeconds: number;
+  urlPreview: Omit<UrlPreviewConfig, keyof PreviewTargetPolicy>;
+};
 
 /** A setting that cannot be understood; fails loudly rather than running with a guess. */
 export class ConfigError extends Error {
@@ -297,6 +346,7 @@ export function parseConfig(env: Partial<Env>): Config {
     ),
     maxThumbnailPixels: positive("MAX_THUMBNAIL_PIXELS", env.MAX_THUMBNAIL_PIXELS, DEFAULTS.maxThumbnailPixels, true),
     legacyMediaEnabled: bool("LEGACY_MEDIA_ENABLED", env.LEGACY_MEDIA_ENABLED, DEFAULTS.legacyMediaEnabled),
+    urlPreview: parseUrlPreview(env),
     pushAllowInsecureGateways: bool(
       "PUSH_ALLOW_INSECURE_GATEWAYS",
       env.PUSH_ALLOW_INSECURE_GATEWAYS,
@@ -329,6 +379,43 @@ export function parseConfig(env: Partial<Env>): Config {
     },
     turn: parseTurn(env),
   };
+}
+
+/** URL preview settings; unreadable ranges or blocklist entries are a configuration error. */
+function parseUrlPreview(env: Partial<Env>): UrlPreviewConfig | null {
+  if (!bool("URL_PREVIEW_ENABLED", env.URL_PREVIEW_ENABLED, true)) return null;
+  const d = DEFAULTS.urlPreview;
+  const list = <T>(name: string, parse: (v: string | undefined) => T): T => {
+    try {
+      return parse(env[name as keyof Env] as string | undefined);
+    } catch (e) {
+      throw new ConfigError(`${name}: ${(e as Error).message}`);
+    }
+  };
+  const cacheTtlSeconds = positive("URL_PREVIEW_CACHE_TTL_SECONDS", env.URL_PREVIEW_CACHE_TTL_SECONDS, d.cacheTtlSeconds, true);
+  // Answers are kept in KV, whose shortest expiry is 60 s.
+  if (cacheTtlSeconds < 60) throw new ConfigError("URL_PREVIEW_CACHE_TTL_SECONDS must be at least 60");
+  return {
+    maxBytes: positive("URL_PREVIEW_MAX_BYTES", env.URL_PREVIEW_MAX_BYTES, d.maxBytes, true),
+    timeoutMs: positive("URL_PREVIEW_TIMEOUT_MS", env.URL_PREVIEW_TIMEOUT_MS, d.timeoutMs, true),
+    maxRedirects: nonNegative("URL_PREVIEW_MAX_REDIRECTS", env.URL_PREVIEW_MAX_REDIRECTS, d.maxRedirects),
+    cacheTtlSeconds,
+    maxTags: positive("URL_PREVIEW_MAX_TAGS", env.URL_PREVIEW_MAX_TAGS, d.maxTags, true),
+    maxValueLength: positive("URL_PREVIEW_MAX_VALUE_LENGTH", env.URL_PREVIEW_MAX_VALUE_LENGTH, d.maxValueLength, true),
+    urlBlocklist: list("URL_PREVIEW_URL_BLOCKLIST", parseUrlBlocklist),
+    blockedRanges: [
+      ...DEFAULT_BLOCKED_RANGES.map((r) => parseCidr(r)!),
+      ...list("URL_PREVIEW_IP_RANGE_BLOCKLIST", parseCidrList),
+    ],
+    allowedRanges: list("URL_PREVIEW_IP_RANGE_ALLOWLIST", parseCidrList),
+  };
+}
+
+function nonNegative(name: string, v: string | undefined, dflt: number): number {
+  const t = text(v);
+  if (t === undefined) return dflt;
+  if (!/^[0-9]{1,9}$/.test(t)) throw new ConfigError(`${name} must be a non-negative integer (got ${JSON.stringify(v)})`);
+  return Number(t);
 }
 
 /** TURN settings; URIs without a secret or a username/password pair are a configuration error. */

@@ -16,6 +16,7 @@ import * as syncSocket from "./sync-socket.ts";
 import * as keys from "./keys-server.ts";
 import * as legacySync from "./legacy-sync.ts";
 import * as media from "./media.ts";
+import * as mediaPreview from "./media-preview.ts";
 import * as e2eeKeys from "./keys.ts";
 import * as toDevice from "./to-device.ts";
 import * as roomKeys from "./room-keys.ts";
@@ -127,6 +128,9 @@ export const router = new Router()
   .get("/_matrix/media/v3/download/{serverName}/{mediaId}", media.legacyDownload)
   .get("/_matrix/media/v3/download/{serverName}/{mediaId}/{fileName}", media.legacyDownload)
   .get("/_matrix/media/v3/thumbnail/{serverName}/{mediaId}", media.legacyThumbnail)
+  // URL previews (party/edge/media-preview.ts): absent with URL_PREVIEW_ENABLED=false; v3 also needs LEGACY_MEDIA_ENABLED
+  .get("/_matrix/client/v1/media/preview_url", mediaPreview.previewUrl)
+  .get("/_matrix/media/v3/preview_url", mediaPreview.legacyPreviewUrl)
   // Push rules and pushers (party/edge/push-rules.ts, party/edge/pushers.ts)
   .get("/_matrix/client/v3/pushrules/", pushRules.getAll)
   .get("/_matrix/client/v3/pushrules/global/", pushRules.getGlobal)
