@@ -42,6 +42,7 @@ import type { PublishedPosition } from "../lib/sync/position.ts";
 import { deliverPushNotice, tellRoomsAboutPushers, type DeliveryResult, type PushNotice } from "./push/deliver.ts";
 import { evictOtherOwners, evictTarget, PUSHER_EVICT, PUSHER_INDEX, writePusherIndex } from "./push/pusher-index.ts";
 import { UserOutbox } from "./user/outbox.ts";
+import { getRestriction, readRestrictions, setRestriction, type RestrictionKind } from "./user/restrictions.ts";
 import { PRESENCE_OUTBOX, UserPresence } from "./user/presence.ts";
 import type { PresenceRecord, PresenceState } from "../lib/presence.ts";
 import schema from "../schema/user.sql";
@@ -62,6 +63,9 @@ export interface Authenticated {
   admin: boolean;
   /** When the token expires (refreshable tokens), else null: the edge caches no longer (party/edge/session-cache.ts). */
   expiresTs: number | null;
+  /** Admin restrictions in force (party/user/restrictions.ts); the edge enforces them. */
+  locked: boolean;
+  suspended: boolean;
 }
 
 /** The fields of a login/registration response that the actor produces. */
@@ -317,7 +321,8 @@ export class User extends Server<Env> {
         if (device && (device.last_seen_ts ?? 0) < now - LAST_SEEN_GRANULARITY_MS) {
           this.#sql("UPDATE devices SET last_seen_ts = ?, last_seen_ip = ? WHERE device_id = ?", now, ip ?? null, row.device_id);
         }
-        return { userId: account.user_id, deviceId: row.device_id, admin: account.admin === 1, expiresTs: row.expires_ts };
+        const restricted = readRestrictions(this.ctx.storage.sql);
+        return { userId: account.user_id, deviceId: row.device_id, admin: account.admin === 1, expiresTs: row.expires_ts, ...restricted };
       }),
     );
   }
@@ -360,6 +365,15 @@ export class User extends Server<Env> {
       push.deleteAllPushers(this.ctx.storage.sql);
     });
     await this.#dropDeviceKeys(null);
+  }
+
+  /** Admin lock/suspension of this account (GET/PUT /admin/lock|suspend; party/user/restrictions.ts). */
+  async getRestriction(kind: RestrictionKind, callerIsTarget: boolean): Promise<boolean> {
+    return rpcErrors(() => getRestriction(this.ctx.storage.sql, kind, callerIsTarget));
+  }
+
+  async setRestriction(kind: RestrictionKind, on: boolean, callerIsTarget: boolean): Promise<void> {
+    return rpcErrors(() => this.ctx.storage.transactionSync(() => setRestriction(this.ctx.storage.sql, kind, on, callerIsTarget, Date.now())));
   }
 
   // ---- password and deactivation ------------------------------------------------------
@@ -522,7 +536,12 @@ export class User extends Server<Env> {
     return (this.#socketHub ??= new SyncSockets(this.env, {
       userId: this.name,
       storage: this.ctx.storage,
-      authenticate: (tokenHash) => this.authenticate(tokenHash),
+      // A locked account may not open a socket either (docs/design/client-extras.md).
+      authenticate: async (tokenHash) => {
+        const a = await this.authenticate(tokenHash);
+        if (a.locked) throw new MatrixError("M_USER_LOCKED", 401, "This account has been locked", { soft_logout: true });
+        return a;
+      },
       slidingSync: (deviceId, requestJson, pos, timeoutMs) => this.slidingSync(deviceId, requestJson, pos, timeoutMs),
       connections: () => this.getConnections(),
     }));

@@ -188,3 +188,11 @@ CREATE TABLE presence (
   serial INTEGER NOT NULL,
   last_sync_ts INTEGER NOT NULL
 );
+
+-- migration 8: admin restrictions on the account (party/user/restrictions.ts)
+-- A row per restriction in force: 'locked' (every request but logout refused) or
+-- 'suspended' (read-only account); deleted when lifted.
+CREATE TABLE account_restrictions (
+  kind TEXT PRIMARY KEY CHECK (kind IN ('locked', 'suspended')),
+  since_ts INTEGER NOT NULL
+);

@@ -13,6 +13,7 @@ import { parseUserId } from "../../lib/identifiers.ts";
 import { loadAppservices } from "../env.ts";
 import { userActor } from "../stubs.ts";
 import type { EdgeRequest } from "./router.ts";
+import { enforceRestrictions } from "./restrictions.ts";
 import { cachedSession, cacheSession, isRevokingRequest, noteTokensRevoked, sessionCacheSettings } from "./session-cache.ts";
 
 export interface Requester {
@@ -58,9 +59,14 @@ export async function authenticate(req: EdgeRequest): Promise<Requester> {
   const revoking = isRevokingRequest(req.request.method, req.url.pathname);
   if (revoking) noteTokensRevoked(userId, now);
   const hit = revoking ? undefined : cachedSession(tokenHash, now);
-  if (hit && hit.userId === userId) return { userId, deviceId: hit.deviceId, admin: hit.admin, accessToken: token };
+  if (hit && hit.userId === userId) {
+    enforceRestrictions(req.method, req.url.pathname, hit);
+    return { userId, deviceId: hit.deviceId, admin: hit.admin, accessToken: token };
+  }
   const session = await userActor(req.env, userId).authenticate(tokenHash, req.clientIp);
   if (!revoking) cacheSession(tokenHash, session, now, sessionCacheSettings(req.env));
+  // Locked and suspended accounts (party/edge/restrictions.ts), after caching: the state is part of the answer.
+  enforceRestrictions(req.method, req.url.pathname, session);
   return { userId: session.userId, deviceId: session.deviceId, admin: session.admin, accessToken: token };
 }
 

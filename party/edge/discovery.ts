@@ -56,7 +56,7 @@ export function wellKnownServer(req: EdgeRequest): Response {
 
 // GET /_matrix/client/v3/capabilities
 export async function capabilities(req: EdgeRequest): Promise<Response> {
-  await authenticate(req);
+  const me = await authenticate(req);
   const available: JsonObject = {};
   for (const v of creatableRoomVersions()) available[v.id] = v.stable ? "stable" : "unstable";
   return json({
@@ -67,6 +67,8 @@ export async function capabilities(req: EdgeRequest): Promise<Response> {
       "m.set_avatar_url": { enabled: ACCOUNT_CAPABILITIES.setAvatarUrl },
       "m.3pid_changes": { enabled: false },
       "m.get_login_token": { enabled: ACCOUNT_CAPABILITIES.getLoginToken },
+      // Server admins may lock and suspend (party/edge/restrictions.ts); omitted for everyone else, as the spec asks.
+      ...(me.admin ? { "m.account_moderation": { lock: true, suspend: true } } : {}),
     },
   });
 }

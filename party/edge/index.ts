@@ -31,6 +31,7 @@ import * as tags from "./tags.ts";
 import * as threepid from "./threepid.ts";
 import * as roomReads from "./room-reads.ts";
 import * as reports from "./reports.ts";
+import * as restrictions from "./restrictions.ts";
 import * as spaces from "./spaces.ts";
 import * as mutualRooms from "./mutual-rooms.ts";
 import * as presence from "./presence.ts";
@@ -244,6 +245,11 @@ export const router = new Router()
   .get("/_matrix/client/v3/voip/turnServer", voip.turnServer)
   // Server administration (party/edge/whois.ts)
   .get("/_matrix/client/v3/admin/whois/{userId}", whois.whois)
+  // Account locking and suspension (party/edge/restrictions.ts)
+  .get("/_matrix/client/v1/admin/lock/{userId}", restrictions.getLock)
+  .put("/_matrix/client/v1/admin/lock/{userId}", restrictions.putLock)
+  .get("/_matrix/client/v1/admin/suspend/{userId}", restrictions.getSuspension)
+  .put("/_matrix/client/v1/admin/suspend/{userId}", restrictions.putSuspension)
   // Operator bootstrap: Synapse-compatible shared-secret registration
   .get("/_synapse/admin/v1/register", admin.adminNonce)
   .post("/_synapse/admin/v1/register", admin.adminRegister);

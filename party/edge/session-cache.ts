@@ -19,6 +19,9 @@ export interface CachedSession {
   userId: string;
   deviceId: string;
   admin: boolean;
+  /** Admin restrictions (party/edge/restrictions.ts): a change is forgotten here at once by noteTokensRevoked, elsewhere within the TTL. */
+  locked: boolean;
+  suspended: boolean;
 }
 
 export const DEFAULT_AUTH_CACHE_TTL_MS = 2_000;
@@ -82,7 +85,7 @@ export function cacheSession(tokenHash: string, s: CachedSession & { expiresTs?:
     sessions.clear();
     byUser.clear();
   }
-  sessions.set(tokenHash, { userId: s.userId, deviceId: s.deviceId, admin: s.admin, until });
+  sessions.set(tokenHash, { userId: s.userId, deviceId: s.deviceId, admin: s.admin, locked: s.locked, suspended: s.suspended, until });
   let set = byUser.get(s.userId);
   if (!set) byUser.set(s.userId, (set = new Set()));
   set.add(tokenHash);

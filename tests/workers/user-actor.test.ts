@@ -87,7 +87,7 @@ describe("User actor: registration", () => {
     expect(second.value.user_id).toBe(userId);
     expect(second.value.device_id).toBe("MYDEVICE");
     expect(await stub.isRegistered()).toBe(true);
-    expect(await stub.authenticate(await hashToken(second.value.access_token))).toEqual({ userId, deviceId: "MYDEVICE", admin: false, expiresTs: null });
+    expect(await stub.authenticate(await hashToken(second.value.access_token))).toEqual({ userId, deviceId: "MYDEVICE", admin: false, expiresTs: null, locked: false, suspended: false });
   });
 
   it("[register] a taken user ID is M_USER_IN_USE", async () => {
