@@ -99,13 +99,19 @@ export function nextDeadline(rec: PresenceRecord, a: Omit<SyncActivity, "now">, 
   return at.length === 0 ? null : Math.min(...at);
 }
 
-/**
- * Whether a change must reach the user's rooms: state, status message and
- * currently_active do; a new last_active_ts alone does not (readers compute
- * last_active_ago from the copy, exact whenever currently_active is false).
- */
+/** A change readers see: state, status message or currently_active (a new last_active_ts alone is not). */
 export function isVisibleChange(a: PresenceRecord, b: PresenceRecord): boolean {
   return a.presence !== b.presence || a.status_msg !== b.status_msg || a.currently_active !== b.currently_active;
+}
+
+/**
+ * Whether `next` must be published, against the copy the rooms hold: a visible change, or
+ * a last_active_ts that moved `activeMs` or more past the copy's (an active user publishes
+ * at most once per activeMs, so last_active_ago read from a copy is never more than
+ * activeMs off).
+ */
+export function needsPublish(published: PresenceRecord, next: PresenceRecord, activeMs: number): boolean {
+  return isVisibleChange(published, next) || next.last_active_ts - published.last_active_ts >= activeMs;
 }
 
 /** The `content` of an m.presence event, and the body of GET /presence/{userId}/status. */

@@ -4,7 +4,8 @@
  * (idle, offline) run by the actor's alarm. A visible change (state, status message,
  * currently_active) gets the next serial and goes once to each joined room through the
  * outbox (kind `presence`), in the change's transaction; the rooms publish it to their
- * readers. Activity alone changes only memory. Design and costs: docs/design/presence.md.
+ * readers. Activity alone changes only memory, until last_active_ts is PRESENCE_ACTIVE_MS
+ * past the published copy's. Design and costs: docs/design/presence.md.
  */
 import {
   afterActivity,
@@ -12,7 +13,7 @@ import {
   afterSyncStart,
   afterTimers,
   INITIAL_PRESENCE,
-  isVisibleChange,
+  needsPublish,
   nextDeadline,
   presenceContent,
   type PresenceRecord,
@@ -43,6 +44,8 @@ type Row = { presence: string; status_msg: string | null; last_active_ts: number
 
 export class UserPresence {
   #rec: PresenceRecord | undefined;
+  /** The record as last published (stored, and held by the rooms). */
+  #published: PresenceRecord | undefined;
   #lastSyncTs = 0;
   /** Syncs that affect presence in progress (memory: a running request keeps the instance alive). */
   #syncing = 0;
@@ -62,6 +65,7 @@ export class UserPresence {
       this.#rec = r
         ? { presence: r.presence as PresenceState, status_msg: r.status_msg, last_active_ts: r.last_active_ts, currently_active: r.currently_active === 1, serial: r.serial }
         : { ...INITIAL_PRESENCE };
+      this.#published = this.#rec;
       this.#lastSyncTs = Math.max(this.#lastSyncTs, r?.last_sync_ts ?? 0);
     }
     return this.#rec;
@@ -117,8 +121,8 @@ export class UserPresence {
 
   async #apply(next: PresenceRecord): Promise<void> {
     const cur = this.current();
-    if (!isVisibleChange(cur, next)) {
-      this.#rec = next; // a newer last_active_ts: memory only (the copies say currently_active)
+    if (!needsPublish(this.#published ?? cur, next, this.host.config().activeMs)) {
+      this.#rec = next; // a newer last_active_ts within PRESENCE_ACTIVE_MS: memory only
       await this.#arm();
       return;
     }
@@ -138,6 +142,7 @@ export class UserPresence {
       for (const roomId of this.host.joinedRooms()) this.host.queue(roomId, rec);
     });
     this.#rec = rec;
+    this.#published = rec;
     this.host.notify();
     await this.#arm();
     await this.host.deliver();

@@ -9,6 +9,7 @@ import {
   afterTimers,
   INITIAL_PRESENCE,
   isVisibleChange,
+  needsPublish,
   newestPerUser,
   nextDeadline,
   parsePresenceBody,
@@ -59,6 +60,9 @@ describe("[cs: presence] transitions", () => {
     expect(isVisibleChange(a, { ...a, currently_active: false })).toBe(true);
     expect(isVisibleChange(a, { ...a, status_msg: "x" })).toBe(true);
     expect(isVisibleChange(a, { ...a, presence: "unavailable" })).toBe(true);
+    // …until last_active_ts is activeMs past the published copy's: then it is published too.
+    expect(needsPublish(a, afterActivity(a, 1 + 59_999), 60_000)).toBe(false);
+    expect(needsPublish(a, afterActivity(a, 1 + 60_000), 60_000)).toBe(true);
   });
 });
 
