@@ -48,6 +48,7 @@ const PASSED_THROUGH = [
   "RATE_REGISTER_BURST",
   "RATE_REGISTER_PER_SECOND",
   "PUSH_ALLOW_INSECURE_GATEWAYS",
+  "URL_PREVIEW_IP_RANGE_ALLOWLIST",
 ];
 for (const name of PASSED_THROUGH) {
   if (process.env[name] !== undefined && process.env[name] !== "") vars[name] = process.env[name];

@@ -129,7 +129,7 @@ export const router = new Router()
   .get("/_matrix/media/v3/download/{serverName}/{mediaId}", media.legacyDownload)
   .get("/_matrix/media/v3/download/{serverName}/{mediaId}/{fileName}", media.legacyDownload)
   .get("/_matrix/media/v3/thumbnail/{serverName}/{mediaId}", media.legacyThumbnail)
-  // URL previews (party/edge/media-preview.ts): absent with URL_PREVIEW_ENABLED=false; v3 also needs LEGACY_MEDIA_ENABLED
+  // URL previews (party/edge/media-preview.ts), both authenticated; absent with URL_PREVIEW_ENABLED=false
   .get("/_matrix/client/v1/media/preview_url", mediaPreview.previewUrl)
   .get("/_matrix/media/v3/preview_url", mediaPreview.legacyPreviewUrl)
   // Push rules and pushers (party/edge/push-rules.ts, party/edge/pushers.ts)

@@ -1,8 +1,10 @@
 /**
  * URL previews: GET /_matrix/client/v1/media/preview_url, and the deprecated
- * /_matrix/media/v3/preview_url behind LEGACY_MEDIA_ENABLED (both authenticated,
- * as the spec says). URL_PREVIEW_ENABLED=false makes both answer as absent
- * routes do. The work is in party/media/preview.ts; docs/design/media.md.
+ * /_matrix/media/v3/preview_url. Both are authenticated (the spec), so the v3
+ * one is served like /media/v3/config, not behind LEGACY_MEDIA_ENABLED (which is
+ * about unauthenticated media); matrix-js-sdk's getUrlPreview still calls it.
+ * URL_PREVIEW_ENABLED=false makes both answer as absent routes do. The work is
+ * in party/media/preview.ts; docs/design/media.md.
  * https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv1mediapreview_url
  */
 import { MatrixError, invalidParam, missingParam } from "../../lib/errors.ts";
@@ -23,9 +25,7 @@ export async function previewUrl(r: EdgeRequest): Promise<Response> {
 
 // GET /_matrix/media/v3/preview_url (deprecated)
 export async function legacyPreviewUrl(r: EdgeRequest): Promise<Response> {
-  const settings = enabled(r);
-  if (!r.config.legacyMediaEnabled) throw absent();
-  return servePreview(r, settings);
+  return servePreview(r, enabled(r));
 }
 
 async function servePreview(r: EdgeRequest, settings: UrlPreviewConfig): Promise<Response> {

@@ -6,7 +6,7 @@
  *
  * Media lives in R2 (party/media/store.ts; docs/design/media.md). Only local
  * media exists: without federation, another server's media is 404 M_NOT_FOUND.
- * URL previews are not offered (the router answers 404 M_UNRECOGNIZED).
+ * URL previews are in media-preview.ts.
  */
 import { MatrixError, invalidParam, notFound } from "../../lib/errors.ts";
 import { isValidServerName } from "../../lib/identifiers.ts";

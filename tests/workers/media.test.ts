@@ -159,10 +159,6 @@ describe("[media: upload and download]", () => {
     await expectError(await SELF.fetch(`${BASE}/_matrix/client/v1/media/thumbnail/matrix.org/abc?width=1&height=1`, { headers: auth(u.token) }), 404, "M_NOT_FOUND");
   });
 
-  it("[media: preview_url] URL previews are not offered", async () => {
-    const u = await register();
-    await expectError(await SELF.fetch(`${BASE}/_matrix/client/v1/media/preview_url?url=https://matrix.org`, { headers: auth(u.token) }), 404, "M_UNRECOGNIZED");
-  });
 });
 
 describe("[media: limits]", () => {
