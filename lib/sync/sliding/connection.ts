@@ -25,6 +25,8 @@ export interface SentRoom {
   /** Notification and highlight counts sent, and the room's receipt position they were counted at. */
   n?: [number, number];
   cr?: number;
+  /** Fingerprint of the push rules `n` was counted under (lib/sync/sliding/fast-room.ts `rulesKey`). */
+  nh?: string;
 }
 
 export interface ConnectionState {

@@ -15,11 +15,12 @@ import type { RoomAnswerFacts } from "../../../lib/e2ee/device-list-tracking.ts"
 import type { JsonObject, JsonValue } from "../../../lib/json.ts";
 import type { UnreadCounts } from "../../../lib/push/counts.ts";
 import { JsonParseError, parseJsonStrict } from "../../../lib/json-parse.ts";
-import { MAX_BUFFERED_EVENTS, shardOf } from "../../../lib/sync/hub.ts";
+import { MAX_BUFFERED_EVENTS, MAX_BUFFERED_RECEIPTS, shardOf } from "../../../lib/sync/hub.ts";
 import { isSyncMembership, type PublishedPosition, type RoomPosition, type SyncMembership } from "../../../lib/sync/position.ts";
 import { MAX_SYNC_TIMEOUT_MS } from "../../../lib/sync/request.ts";
 import type { RoomSyncResult } from "../../../lib/sync/response.ts";
 import { cloneConnectionState, emptyConnectionState, encodeConnectionState, inScope, rememberLazy, roomAction, type ConnectionState, type RoomAction } from "../../../lib/sync/sliding/connection.ts";
+import { countsUnchanged, fastSlidingRoom, mergeNews, rulesKey, type RoomNews } from "../../../lib/sync/sliding/fast-room.ts";
 import { applyList, combineConfigs, needsRoomMeta, sortByRecency, type ListRoom } from "../../../lib/sync/sliding/lists.ts";
 import { DEFAULT_TO_DEVICE_LIMIT, parseSlidingRequest, type ExtensionScope, type RoomConfig, type SlidingRequest } from "../../../lib/sync/sliding/request.ts";
 import { roomResultJson, type RoomResultJson, type SlidingRoomAnswer, type SlidingRoomRequest } from "../../../lib/sync/sliding/room-result.ts";
@@ -30,11 +31,14 @@ import { accountDataPosition } from "../account-data.ts";
 import { deviceKeysActor, roomActor, syncHubActor, syncHubShards } from "../../stubs.ts";
 import type { E2eeAnswers } from "../e2ee.ts";
 import type { Signal } from "../signal.ts";
+import { SLIDING_COUNTERS } from "./counters.ts";
 import { slidingSettings, type SlidingSettings } from "./settings.ts";
 import { SlidingStore } from "./store.ts";
 
 /** Rooms asked at once. */
 const ROOM_CONCURRENCY = 32;
+/** Rooms whose hub news are kept in memory at once (past this they are dropped, which only narrows the fast path). */
+const MAX_NEWS_ROOMS = 1024;
 /** How long the hub keeps the user armed after a poll; re-polled once half of it is gone. */
 const ARM_AHEAD_MS = 60_000;
 
@@ -79,6 +83,8 @@ export class SlidingSync {
   readonly #positions = new Map<string, PublishedPosition>();
   readonly #seeds = new Map<string, PublishedPosition>();
   readonly #meta = new Map<string, RoomMeta>();
+  /** Per joined room, the events, receipts and typing set the hub polls brought (the fast path). */
+  readonly #news = new Map<string, RoomNews>();
   /**
    * Per joined room, the positions up to which its member and key facts went to the
    * user's DeviceKeys actor (memory only: after a restart every room is asked once more),
@@ -150,7 +156,7 @@ export class SlidingSync {
     const now = Date.now();
     const rows = this.#memberships();
     const byRoom = new Map(rows.map((r) => [r.roomId, r]));
-    await this.#refreshPositions(rows.filter((r) => r.membership === "join").map((r) => r.roomId), generation, req.extensions.e2ee);
+    await this.#refreshPositions(rows.filter((r) => r.membership === "join").map((r) => r.roomId), generation);
 
     // The server's room list: joined, invited, knocked, banned; left only if this connection had the room.
     const dms = this.#dmRooms();
@@ -231,13 +237,39 @@ export class SlidingSync {
       if (q.room || q.receiptsSince !== undefined || q.typing) asks.set(roomId, { req: q, action, config });
     }
     const factRooms = ext.e2ee ? this.#deviceListAsks(rows, deviceId, asks) : [];
+    // The fast path: rooms already sent whose news the hub polls brought are answered here.
+    const fast = new Map<string, SlidingRoomAnswer>();
+    for (const [roomId, ask] of asks) {
+      const row = byRoom.get(roomId)!;
+      const sent = prev.rooms.get(roomId);
+      const pos = this.#positions.get(roomId);
+      if (ask.req.deviceLists || row.membership !== "join" || sent?.m !== "join" || sent.ms !== row.stream || !pos) continue;
+      if (ask.action.kind === "initial") continue;
+      const r = ask.req.room;
+      const a = fastSlidingRoom({
+        userId: this.userId,
+        deviceId,
+        news: this.#news.get(roomId),
+        pos,
+        sent,
+        room: r && r.since !== null ? { since: r.since, timelineLimit: r.timelineLimit, lazyMembers: r.requiredState.lazyMembers, liveAfterTs: r.liveAfterTs } : undefined,
+        receiptsSince: ask.req.receiptsSince,
+        typing: ask.req.typing,
+        now,
+      });
+      if (!a || (r && !a.room)) continue;
+      fast.set(roomId, a);
+      SLIDING_COUNTERS.fromHub++;
+    }
     // A room asked anyway counts in the same call; the others (receipts moved) are asked for counts alone.
     let pushRules: string | undefined;
+    const rules = () => (pushRules ??= JSON.stringify(pushRulesContent(this.userId, loadPushRules(this.ctx.storage.sql))));
     for (const roomId of countRooms) {
       const ask = asks.get(roomId);
-      if (ask) ask.req.pushRules = pushRules ??= JSON.stringify(pushRulesContent(this.userId, loadPushRules(this.ctx.storage.sql)));
+      if (ask && !fast.has(roomId)) ask.req.pushRules = rules();
     }
-    const answers = await this.#askRooms([...asks].map(([roomId, a]) => [roomId, a.req] as const));
+    const answers = await this.#askRooms([...asks].filter(([roomId]) => !fast.has(roomId)).map(([roomId, a]) => [roomId, a.req] as const));
+    for (const [roomId, a] of fast) answers.set(roomId, a);
 
     const observed = factRooms.length > 0 ? await this.#recordDeviceLists(deviceId, req, prev, factRooms, answers) : undefined;
 
@@ -251,8 +283,17 @@ export class SlidingSync {
         continue;
       }
       const p = a?.position ?? this.#positions.get(roomId);
-      if (p) countTargets.push([roomId, null, { membership: "join", memberStream: byRoom.get(roomId)!.stream, position: p }]);
+      if (!p) continue;
+      // Only the user's own events or others' receipts since the counts were sent, under the same rules: they hold.
+      const sent = prev.rooms.get(roomId);
+      if (sent?.n && sent.cr !== undefined && sent.nh === rulesKey(rules()) && countsUnchanged(this.#news.get(roomId), this.userId, p, sent.s, sent.cr)) {
+        counts.set(roomId, { notification_count: sent.n[0], highlight_count: sent.n[1] });
+        SLIDING_COUNTERS.countsKept++;
+        continue;
+      }
+      countTargets.push([roomId, null, { membership: "join", memberStream: byRoom.get(roomId)!.stream, position: p }]);
     }
+    SLIDING_COUNTERS.countCalls += countTargets.length;
     await attachUnreadCounts(this.env, this.ctx.storage.sql, this.userId, countTargets, false);
     for (const [id, , r] of countTargets) if (r.unreadNotifications) counts.set(id, r.unreadNotifications);
 
@@ -268,13 +309,13 @@ export class SlidingSync {
       const isDm = dms.has(roomId);
       const c = counts.get(roomId);
       const countsChanged = c !== undefined && (sent?.n?.[0] !== c.notification_count || sent?.n?.[1] !== c.highlight_count);
-      if (a) this.#noteMeta(roomId, a);
-      const counted = c ? { n: [c.notification_count, c.highlight_count] as [number, number], cr: (a?.position ?? this.#positions.get(roomId))?.r ?? 0 } : {};
+      if (a && !fast.has(roomId)) this.#noteMeta(roomId, a);
+      const counted = c ? { n: [c.notification_count, c.highlight_count] as [number, number], cr: (a?.position ?? this.#positions.get(roomId))?.r ?? 0, nh: rulesKey(rules()) } : {};
       if (ask?.req.room && a?.room) {
         const initial = ask.action.kind === "initial";
         rooms[roomId] = roomResultJson({ answer: a, initial, isDm, dmChanged: sent?.dm !== isDm, lists: roomLists.get(roomId) ?? [], counts: c });
         next.rooms.set(roomId, {
-          ...(sent?.n ? { n: sent.n, cr: sent.cr } : {}),
+          ...(sent?.n ? { n: sent.n, cr: sent.cr, ...(sent.nh !== undefined ? { nh: sent.nh } : {}) } : {}),
           m: a.membership,
           ms: a.memberStream,
           // Everything up to the room's published position was considered (no re-ask for it).
@@ -363,7 +404,7 @@ export class SlidingSync {
    * user at the answer's positions, so the next change wakes it), rooms a shard does not
    * know asked directly. Skipped while the shards hold the user armed and nothing woke it.
    */
-  async #refreshPositions(joined: string[], generation: number, watchMembers: boolean): Promise<void> {
+  async #refreshPositions(joined: string[], generation: number): Promise<void> {
     const now = Date.now();
     const a = this.#armed;
     if (a && a.generation === generation && now < a.until - ARM_AHEAD_MS / 2 && joined.every((id) => this.#positions.has(id))) return;
@@ -391,9 +432,13 @@ export class SlidingSync {
           this.#seeds.delete(roomId);
         }
         try {
-          // With the e2ee extension the shard's buffered events tell whether a member changed.
-          const r = await syncHubActor(this.env, shard).poll(this.userId, known, seeds, armUntil, watchMembers ? MAX_BUFFERED_EVENTS : 0, true);
+          // The shard's buffered events feed the fast path (and, with the e2ee extension, tell whether a member changed).
+          const r = await syncHubActor(this.env, shard).poll(this.userId, known, seeds, armUntil, MAX_BUFFERED_EVENTS, true);
+          const knownOf = new Map(known);
+          if (this.#news.size > MAX_NEWS_ROOMS) this.#news.clear();
           for (const d of r.changed) {
+            const had = knownOf.get(d.roomId) ?? { s: 0, r: 0, t: 0 };
+            this.#news.set(d.roomId, mergeNews(this.#news.get(d.roomId), had, d, MAX_BUFFERED_EVENTS, MAX_BUFFERED_RECEIPTS));
             this.#positions.set(d.roomId, d.pos);
             if (d.events === undefined || d.events.some((e) => e.type === "m.room.member")) this.#memberDirty.add(d.roomId);
           }
@@ -499,6 +544,7 @@ export class SlidingSync {
 
   async #askRooms(asks: ReadonlyArray<readonly [string, SlidingRoomRequest]>): Promise<Map<string, SlidingRoomAnswer>> {
     const out = new Map<string, SlidingRoomAnswer>();
+    SLIDING_COUNTERS.roomCalls += asks.length;
     await forEachLimited(asks, ROOM_CONCURRENCY, async ([roomId, q]) => {
       try {
         const a = JSON.parse(await roomActor(this.env, roomId).slidingRoom(q)) as SlidingRoomAnswer;

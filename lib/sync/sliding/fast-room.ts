@@ -1,0 +1,183 @@
+/**
+ * The hub fast path of simplified sliding sync (MSC4186): a room already sent to a
+ * connection whose only news is new messages that the user's hub shard returned with
+ * its poll gets its room result computed here, from the shared events, without asking
+ * the room (the busy room's single thread serves sends, not one `slidingRoom` per
+ * listener per push). Anything the shared events cannot show exactly as the room would
+ * (state, membership, relations, redactions, lazy members not yet sent, missing events
+ * or receipts) sends the room back to the room path. Design: docs/design/sync.md
+ * ("Simplified sliding sync", the fast path).
+ */
+import type { ClientEventWithoutRoomId } from "../../event-format.ts";
+import type { JsonObject } from "../../json.ts";
+import { streamToken } from "../../pagination-token.ts";
+import type { PublishedPosition, RoomPosition } from "../position.ts";
+import { receiptContent, type HubRoomDelta, type SharedEvent, type SharedReceipt } from "../shared-event.ts";
+import type { SentRoom } from "./connection.ts";
+import type { SlidingRoomAnswer } from "./room-result.ts";
+
+/**
+ * What the User actor learnt from its hub polls about one room: the events in
+ * (`from`, `s`], the receipts in (`receipts.from`, `receipts.to`], the typing set at
+ * serial `typing.t`. Contiguous: a poll whose delta does not continue it starts over.
+ */
+export interface RoomNews {
+  from: number;
+  s: number;
+  events: SharedEvent[];
+  receipts?: { from: number; to: number; entries: SharedReceipt[] };
+  typing?: { t: number; users: string[] };
+}
+
+/**
+ * The news after a poll that found `d` for a room the user knew at `known`; `max` and
+ * `maxReceipts` bound what is kept (the oldest go first, which only narrows the path).
+ */
+export function mergeNews(old: RoomNews | undefined, known: RoomPosition, d: HubRoomDelta, max: number, maxReceipts: number): RoomNews {
+  const pos = d.pos;
+  let from: number;
+  let events: SharedEvent[];
+  if (pos.s <= known.s) {
+    // No new event: what was known goes on if it reached this far.
+    from = old && old.s === known.s ? old.from : pos.s;
+    events = old && old.s === known.s ? old.events : [];
+  } else if (d.events !== undefined && !d.limited) {
+    const continues = old !== undefined && old.s === known.s;
+    from = continues ? old.from : known.s;
+    events = continues ? [...old.events, ...d.events] : [...d.events];
+  } else {
+    from = pos.s;
+    events = [];
+  }
+  if (events.length > max) {
+    const dropped = events.length - max;
+    from = events[dropped - 1]!.stream;
+    events = events.slice(dropped);
+  }
+  const news: RoomNews = { from, s: Math.max(pos.s, known.s), events };
+
+  const r = old?.receipts;
+  if (pos.r <= known.r) {
+    if (r && r.to === known.r) news.receipts = r;
+  } else if (d.receipts !== undefined) {
+    const continues = r !== undefined && r.to === known.r;
+    let entries = continues ? [...r.entries, ...d.receipts] : [...d.receipts];
+    let rFrom = continues ? r.from : known.r;
+    if (entries.length > maxReceipts) {
+      const dropped = entries.length - maxReceipts;
+      rFrom = entries[dropped - 1]!.pos;
+      entries = entries.slice(dropped);
+    }
+    news.receipts = { from: rFrom, to: pos.r, entries };
+  }
+
+  if (d.typing !== undefined) news.typing = { t: pos.t, users: d.typing };
+  else if (pos.t <= known.t && old?.typing && old.typing.t === known.t) news.typing = old.typing;
+  return news;
+}
+
+export interface FastSlidingInput {
+  userId: string;
+  deviceId: string;
+  news: RoomNews | undefined;
+  /** The room's position this response is computed at (the hub's). */
+  pos: PublishedPosition;
+  /** What the connection was sent of the room (joined, same member event as now). */
+  sent: SentRoom;
+  /** The room part, as the room would be asked for it (incremental from `since`). */
+  room?: { since: number; timelineLimit: number; lazyMembers: boolean; liveAfterTs: number };
+  /** Receipts after this position (the receipts extension; -1, a room new to it, needs the room). */
+  receiptsSince?: number;
+  typing?: boolean;
+  now: number;
+}
+
+/**
+ * The room's answer from the hub's news, or undefined when only the room can give it.
+ * Fields the room sets only when state changed (name, avatar, heroes, counts of members)
+ * are absent, as in the room's incremental answer with no state change.
+ */
+export function fastSlidingRoom(i: FastSlidingInput): SlidingRoomAnswer | undefined {
+  const { news, pos } = i;
+  if (!news) return undefined;
+  const answer: SlidingRoomAnswer = {
+    membership: "join",
+    memberStream: i.sent.ms,
+    position: pos,
+    // Not read from a fast answer (the caller keeps its cached meta).
+    encrypted: false,
+    roomType: null,
+    membershipTs: 0,
+  };
+  if (i.room) {
+    const since = i.room.since;
+    if (news.s !== pos.s || news.from > since) return undefined;
+    const all = news.events.filter((e) => e.stream > since);
+    const shown = i.room.timelineLimit > 0 ? all.slice(Math.max(0, all.length - i.room.timelineLimit)) : [];
+    const limited = i.room.timelineLimit > 0 ? shown.length < all.length : pos.s > since;
+    // The whole gap must be plain messages: a state event would change required_state,
+    // a relation or redaction the bundled or redacted form of another event.
+    for (const e of all) {
+      if (e.stateKey !== undefined || e.type === "m.room.member" || e.type === "m.room.redaction") return undefined;
+    }
+    const timeline: ClientEventWithoutRoomId[] = [];
+    for (const e of shown) {
+      const ev = JSON.parse(e.json) as ClientEventWithoutRoomId;
+      if (ev.content && typeof ev.content === "object" && "m.relates_to" in ev.content) return undefined;
+      // $LAZY: a sender whose member event this connection lacks gets it in required_state (the room's part).
+      if (i.room.lazyMembers && !i.sent.lz.includes(e.sender)) return undefined;
+      timeline.push(personalise(ev, e, i.userId, i.deviceId, i.now));
+    }
+    const first = shown[0];
+    answer.room = {
+      timeline,
+      limited,
+      numLive: i.room.liveAfterTs > 0 ? shown.filter((e) => e.originServerTs > i.room!.liveAfterTs).length : 0,
+      requiredState: [],
+      lazy: [],
+      stream: pos.s,
+    };
+    if (limited) answer.room.prevBatch = streamToken(first ? first.stream - 1 : pos.s);
+  }
+  if (i.receiptsSince !== undefined) {
+    const r = news.receipts;
+    if (i.receiptsSince < 0 || !r || r.to !== pos.r || r.from > i.receiptsSince) return undefined;
+    answer.receipts = { position: pos.r, content: receiptContent(r.entries.filter((e) => e.pos > i.receiptsSince!), i.userId) };
+  }
+  if (i.typing) {
+    if (!news.typing || news.typing.t !== pos.t) return undefined;
+    answer.typing = news.typing.users;
+  }
+  return answer;
+}
+
+/**
+ * Whether the user's notification counts as last sent (at event stream `sentS`,
+ * receipt position `countedR`) still hold: every new event is the user's own (never
+ * counted for them) and none of the receipts since is theirs. Undefined news or
+ * receipts not covered: unknown, so the room counts.
+ */
+export function countsUnchanged(news: RoomNews | undefined, userId: string, pos: RoomPosition, sentS: number, countedR: number): boolean {
+  if (!news || news.s !== pos.s || news.from > sentS) return false;
+  if (news.events.some((e) => e.stream > sentS && e.sender !== userId)) return false;
+  if (pos.r <= countedR) return true;
+  const r = news.receipts;
+  if (!r || r.to !== pos.r || r.from > countedR) return false;
+  return !r.entries.some((e) => e.pos > countedR && e.userId === userId);
+}
+
+function personalise(ev: ClientEventWithoutRoomId, e: SharedEvent, userId: string, deviceId: string, now: number): ClientEventWithoutRoomId {
+  const unsigned: JsonObject = { ...(ev.unsigned ?? {}), age: Math.max(0, now - e.originServerTs), membership: "join" };
+  if (e.txn && e.sender === userId && e.txn.deviceId === deviceId) unsigned.transaction_id = e.txn.txnId;
+  return { ...ev, unsigned };
+}
+
+/** A short fingerprint of the user's push rules (FNV-1a, base 36): counts sent under other rules are recounted. */
+export function rulesKey(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${text.length.toString(36)}.${h.toString(36)}`;
+}

@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import type { SharedEvent, SharedReceipt } from "../../../lib/sync/shared-event.ts";
+import type { SentRoom } from "../../../lib/sync/sliding/connection.ts";
+import { countsUnchanged, fastSlidingRoom, mergeNews, rulesKey, type FastSlidingInput, type RoomNews } from "../../../lib/sync/sliding/fast-room.ts";
+
+const ME = "@me:x";
+const OTHER = "@other:x";
+
+function ev(stream: number, p: { sender?: string; type?: string; stateKey?: string; content?: Record<string, unknown>; txn?: SharedEvent["txn"] } = {}): SharedEvent {
+  const type = p.type ?? "m.room.message";
+  const sender = p.sender ?? OTHER;
+  const json: Record<string, unknown> = { event_id: `$e${stream}`, type, sender, origin_server_ts: 1000 + stream, content: p.content ?? { body: `m${stream}` }, unsigned: {} };
+  if (p.stateKey !== undefined) json.state_key = p.stateKey;
+  const e: SharedEvent = { stream, json: JSON.stringify(json), type, sender, originServerTs: 1000 + stream };
+  if (p.stateKey !== undefined) e.stateKey = p.stateKey;
+  if (p.txn) e.txn = p.txn;
+  return e;
+}
+
+const rcpt = (pos: number, userId = OTHER, eventId = "$e1"): SharedReceipt => ({ pos, userId, type: "m.read", threadId: "", eventId, ts: 5 });
+
+const sent: SentRoom = { m: "join", ms: 2, s: 10, tl: 5, rs: { include: [], exclude: [], lazyMembers: false }, lz: [], dm: false };
+
+function input(news: RoomNews | undefined, over: Partial<FastSlidingInput> = {}): FastSlidingInput {
+  return {
+    userId: ME,
+    deviceId: "D",
+    news,
+    pos: { s: 13, r: 0, t: 0, b: 1013 },
+    sent,
+    room: { since: 10, timelineLimit: 5, lazyMembers: false, liveAfterTs: 1011 },
+    now: 2000,
+    ...over,
+  };
+}
+
+const news13: RoomNews = { from: 8, s: 13, events: [ev(9), ev(10), ev(11), ev(12), ev(13)] };
+
+describe("sliding sync fast path: news", () => {
+  it("[sliding: fast path] a delta continuing the news is appended; one that does not starts over; the oldest go past the bound", () => {
+    let n = mergeNews(undefined, { s: 10, r: 0, t: 0 }, { roomId: "!r", pos: { s: 12, r: 0, t: 0, b: 1 }, events: [ev(11), ev(12)] }, 3, 10);
+    expect([n.from, n.s, n.events.map((e) => e.stream)]).toEqual([10, 12, [11, 12]]);
+    n = mergeNews(n, { s: 12, r: 0, t: 0 }, { roomId: "!r", pos: { s: 14, r: 0, t: 0, b: 1 }, events: [ev(13), ev(14)] }, 3, 10);
+    expect([n.from, n.s, n.events.map((e) => e.stream)]).toEqual([11, 14, [12, 13, 14]]);
+    // Known from elsewhere (a room answer) at 15: the old news do not continue to it.
+    n = mergeNews(n, { s: 15, r: 0, t: 0 }, { roomId: "!r", pos: { s: 16, r: 0, t: 0, b: 1 }, events: [ev(16)] }, 3, 10);
+    expect([n.from, n.s, n.events.map((e) => e.stream)]).toEqual([15, 16, [16]]);
+    // No events held by the shard (or only the newest after a gap): nothing before the new position is known.
+    const gap = mergeNews(n, { s: 16, r: 0, t: 0 }, { roomId: "!r", pos: { s: 90, r: 0, t: 0, b: 1 }, events: [ev(90)], limited: true }, 3, 10);
+    expect([gap.from, gap.s, gap.events]).toEqual([90, 90, []]);
+    const none = mergeNews(n, { s: 16, r: 0, t: 0 }, { roomId: "!r", pos: { s: 20, r: 0, t: 0, b: 1 } }, 3, 10);
+    expect([none.from, none.s, none.events]).toEqual([20, 20, []]);
+  });
+
+  it("[sliding: fast path] receipts and typing are kept only while contiguous with the known position", () => {
+    let n = mergeNews(undefined, { s: 5, r: 1, t: 0 }, { roomId: "!r", pos: { s: 5, r: 3, t: 2, b: 1 }, events: [], receipts: [rcpt(2), rcpt(3)], typing: [OTHER] }, 8, 10);
+    expect(n.receipts).toEqual({ from: 1, to: 3, entries: [rcpt(2), rcpt(3)] });
+    expect(n.typing).toEqual({ t: 2, users: [OTHER] });
+    n = mergeNews(n, { s: 5, r: 3, t: 2 }, { roomId: "!r", pos: { s: 6, r: 4, t: 2, b: 1 }, events: [ev(6)], receipts: [rcpt(4)] }, 8, 10);
+    expect(n.receipts).toEqual({ from: 1, to: 4, entries: [rcpt(2), rcpt(3), rcpt(4)] });
+    expect(n.typing).toEqual({ t: 2, users: [OTHER] });
+    // Receipts moved but the shard did not have them; typing moved without the set.
+    n = mergeNews(n, { s: 6, r: 4, t: 2 }, { roomId: "!r", pos: { s: 6, r: 6, t: 3, b: 1 }, events: [] }, 8, 10);
+    expect(n.receipts).toBeUndefined();
+    expect(n.typing).toBeUndefined();
+  });
+});
+
+describe("sliding sync fast path: room result", () => {
+  it("[sliding: fast path] plain messages: timeline since the sent position, num_live, the sending device's transaction_id", () => {
+    const news: RoomNews = { from: 8, s: 13, events: [ev(9), ev(10), ev(11), ev(12, { sender: ME, txn: { deviceId: "D", txnId: "t1" } }), ev(13, { sender: ME, txn: { deviceId: "E", txnId: "t2" } })] };
+    const a = fastSlidingRoom(input(news))!;
+    expect(a.room!.timeline.map((e) => e.event_id)).toEqual(["$e11", "$e12", "$e13"]);
+    expect(a.room!.timeline.map((e) => e.unsigned)).toEqual([
+      { age: 989, membership: "join" },
+      { age: 988, membership: "join", transaction_id: "t1" },
+      { age: 987, membership: "join" },
+    ]);
+    expect([a.room!.limited, a.room!.prevBatch, a.room!.numLive, a.room!.stream, a.memberStream, a.position.b]).toEqual([false, undefined, 2, 13, 2, 1013]);
+  });
+
+  it("[sliding: fast path] more than the timeline limit: the newest, limited, prev_batch before the first; limit 0: no events, limited", () => {
+    const a = fastSlidingRoom(input(news13, { room: { since: 10, timelineLimit: 2, lazyMembers: false, liveAfterTs: 0 } }))!;
+    expect(a.room!.timeline.map((e) => e.event_id)).toEqual(["$e12", "$e13"]);
+    expect([a.room!.limited, a.room!.prevBatch, a.room!.numLive]).toEqual([true, "s11", 0]);
+    const z = fastSlidingRoom(input(news13, { room: { since: 10, timelineLimit: 0, lazyMembers: false, liveAfterTs: 0 } }))!;
+    expect([z.room!.timeline, z.room!.limited, z.room!.prevBatch]).toEqual([[], true, "s13"]);
+  });
+
+  it("[sliding: fast path] only the room answers: news not reaching back far enough or not up to the position, state, member, redaction, relation, unsent lazy member", () => {
+    expect(fastSlidingRoom(input(undefined))).toBeUndefined();
+    expect(fastSlidingRoom(input({ ...news13, from: 11, events: news13.events.slice(3) }))).toBeUndefined();
+    expect(fastSlidingRoom(input(news13, { pos: { s: 14, r: 0, t: 0, b: 1 } }))).toBeUndefined();
+    for (const odd of [ev(12, { type: "m.room.topic", stateKey: "" }), ev(12, { type: "m.room.redaction", content: { redacts: "$e11" } }), ev(12, { content: { body: "*", "m.relates_to": { rel_type: "m.replace", event_id: "$e11" } } })]) {
+      const events = [...news13.events];
+      events[3] = odd;
+      expect(fastSlidingRoom(input({ ...news13, events }))).toBeUndefined();
+    }
+    // A state event in the gap before the shown window still changes required_state.
+    const hidden = [...news13.events];
+    hidden[2] = ev(11, { type: "m.room.name", stateKey: "" });
+    expect(fastSlidingRoom(input({ ...news13, events: hidden }, { room: { since: 10, timelineLimit: 1, lazyMembers: false, liveAfterTs: 0 } }))).toBeUndefined();
+    const lazy = { since: 10, timelineLimit: 5, lazyMembers: true, liveAfterTs: 0 };
+    expect(fastSlidingRoom(input(news13, { room: lazy }))).toBeUndefined();
+    expect(fastSlidingRoom(input(news13, { room: lazy, sent: { ...sent, lz: [OTHER] } }))).toBeDefined();
+  });
+
+  it("[sliding: fast path] receipts since the extension's position and the typing set, only when the news hold them", () => {
+    const news: RoomNews = { ...news13, receipts: { from: 1, to: 3, entries: [rcpt(2, OTHER, "$e9"), rcpt(3, ME, "$e10")] }, typing: { t: 4, users: [OTHER] } };
+    const pos = { s: 13, r: 3, t: 4, b: 1 };
+    const a = fastSlidingRoom(input(news, { pos, room: undefined, receiptsSince: 2, typing: true }))!;
+    expect(a.receipts).toEqual({ position: 3, content: { $e10: { "m.read": { [ME]: { ts: 5 } } } } });
+    expect(a.typing).toEqual([OTHER]);
+    expect(a.room).toBeUndefined();
+    expect(fastSlidingRoom(input(news, { pos, room: undefined, receiptsSince: -1 }))).toBeUndefined();
+    expect(fastSlidingRoom(input(news, { pos, room: undefined, receiptsSince: 0 }))).toBeUndefined();
+    expect(fastSlidingRoom(input(news, { pos: { ...pos, t: 5 }, room: undefined, typing: true }))).toBeUndefined();
+  });
+
+  it("[sliding: counts] counts hold after the user's own events and others' receipts, not after another's event or the user's receipt", () => {
+    const own: RoomNews = { from: 8, s: 12, events: [ev(11, { sender: ME }), ev(12, { sender: ME })], receipts: { from: 1, to: 3, entries: [rcpt(2), rcpt(3)] } };
+    expect(countsUnchanged(own, ME, { s: 12, r: 3, t: 0 }, 10, 1)).toBe(true);
+    expect(countsUnchanged({ ...own, events: [ev(11, { sender: ME }), ev(12)] }, ME, { s: 12, r: 3, t: 0 }, 10, 1)).toBe(false);
+    expect(countsUnchanged({ ...own, receipts: { from: 1, to: 3, entries: [rcpt(2), rcpt(3, ME)] } }, ME, { s: 12, r: 3, t: 0 }, 10, 1)).toBe(false);
+    expect(countsUnchanged({ ...own, receipts: undefined }, ME, { s: 12, r: 3, t: 0 }, 10, 1)).toBe(false);
+    expect(countsUnchanged(own, ME, { s: 12, r: 3, t: 0 }, 7, 1)).toBe(false);
+    expect(countsUnchanged(undefined, ME, { s: 12, r: 3, t: 0 }, 10, 1)).toBe(false);
+    expect(rulesKey("{}")).not.toBe(rulesKey("{ }"));
+  });
+});
