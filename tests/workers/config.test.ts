@@ -15,6 +15,7 @@ describe("[config] wrangler vars", () => {
         login: { burst: 10, perSecond: 0.1 },
         register: { burst: 5, perSecond: 0.05 },
         report: { burst: 10, perSecond: 0.05 },
+        message: { burst: 10, perSecond: 0.2 },
       },
       maxUploadBytes: 52428800,
       mediaMaxPendingUploads: 10,
