@@ -48,6 +48,8 @@ const inFlight = new Map<string, Promise<OpenGraph>>();
  * `keepAlive` lets the work outlive the request that started it (others may be waiting).
  */
 export async function preview(ctx: PreviewContext, url: URL, ts: number, keepAlive: (p: Promise<unknown>) => void): Promise<OpenGraph> {
+  // Before the cache too: a URL blocked since it was cached is not answered from there.
+  if (!checkPreviewTarget(url, ctx.settings).ok) throw blocked();
   const ttlMs = ctx.settings.cacheTtlSeconds * 1000;
   const now = Date.now();
   const urlKey = await sha256Hex(url.href);

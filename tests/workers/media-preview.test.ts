@@ -260,6 +260,9 @@ describe("[media: preview_url] safety", () => {
     await expectError(await withVars(v, `${V1}${q("https://evil.example.org/")}`), 403, "M_FORBIDDEN");
     await expectError(await withVars(v, `${V1}${q("http://8.8.8.8/")}`), 403, "M_FORBIDDEN");
     expect(await ok(await withVars(v, `${V1}${q(`https://${host}/public`)}`))).toEqual({ "og:title": "ok" });
+    // A URL blocked after its answer was cached is refused, not answered from the cache.
+    const blockNow = { URL_PREVIEW_URL_BLOCKLIST: JSON.stringify([{ path: "/public" }]) };
+    await expectError(await withVars(blockNow, `${V1}${q(`https://${host}/public`)}`), 403, "M_FORBIDDEN");
     // The allowlist opens a blocked range (tests against a local server use it); local names stay refused.
     const allowed = { URL_PREVIEW_IP_RANGE_ALLOWLIST: "10.9.0.0/16" };
     sites.set("10.9.8.7", () => html(`<title>inside</title>`));
