@@ -128,15 +128,7 @@ describe("[cs: 3pid] account third-party identifiers", () => {
     expect(await u.ok("GET", `${V3}/account/3pid`)).toEqual({ threepids: [] });
     expect((await fetchNoAuth(`${V3}/account/3pid`)).status).toBe(401);
   });
-
-  it("[cs: 3pid] adding, binding and unbinding stay unrouted (404 M_UNRECOGNIZED)", async () => {
-    const u = await newUser("pid");
-    for (const path of ["account/3pid", "account/3pid/add", "account/3pid/bind", "account/3pid/delete", "account/3pid/unbind", "account/3pid/email/requestToken"]) {
-      const r = await u.call("POST", `${V3}/${path}`, {});
-      expect([404, 405], path).toContain(r.status);
-      expect(r.body.errcode, path).toBe("M_UNRECOGNIZED");
-    }
-  });
+  // Adding, binding and unbinding: tests/workers/threepid.test.ts.
 });
 
 async function fetchNoAuth(path: string): Promise<Response> {
