@@ -299,8 +299,8 @@ async function scrapeHtml(response: Response, maxBytes: number): Promise<Scraped
     });
   const failed: { error?: unknown } = {};
   const body = response.body ? firstBytes(response.body, maxBytes, failed) : null;
-  const transformed = rewriter.transform(new Response(body, { headers: response.headers }));
   try {
+    const transformed = rewriter.transform(new Response(body, { headers: { "Content-Type": htmlContentType(response) } }));
     // Only the handlers' side effects matter; the rewritten page is thrown away as it streams.
     await transformed.body?.pipeTo(new WritableStream());
   } catch (e) {
@@ -309,6 +309,22 @@ async function scrapeHtml(response: Response, maxBytes: number): Promise<Scraped
   if (failed.error !== undefined) throw failed.error;
   if (title !== undefined) page.title = title;
   return page;
+}
+
+/**
+ * The type the rewriter decodes by: the page's, unless its charset is one no
+ * decoder knows (the rewriter would refuse the page); then UTF-8, the web's default.
+ */
+function htmlContentType(response: Response): string {
+  const type = response.headers.get("Content-Type") ?? "text/html";
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1];
+  if (charset === undefined) return type;
+  try {
+    new TextDecoder(charset);
+    return type;
+  } catch {
+    return "text/html; charset=utf-8";
+  }
 }
 
 /** Copies an image into the media repository; its size, type and dimensions make the answer's image fields. */

@@ -190,6 +190,16 @@ describe("[media: preview_url] OpenGraph from HTML", () => {
     expect(await ok(res)).toEqual({ "og:p0": "v0", "og:p1": "v1", "og:p2": "v2" });
   });
 
+  it("[preview_url: charset] the page's charset is honoured; an unknown one is not a server error", async () => {
+    const latin1 = Uint8Array.from([...new TextEncoder().encode("<title>Caf"), 0xe9, ...new TextEncoder().encode("</title>")]);
+    const host = site((req) =>
+      new Response(latin1, { headers: { "Content-Type": new URL(req.url).pathname === "/odd" ? "text/html; charset=x-no-such" : "text/html; charset=ISO-8859-1" } }),
+    );
+    expect(await ok(await get(`https://${host}/latin1`))).toEqual({ "og:title": "Café" });
+    // Read as UTF-8 instead (the byte that is not UTF-8 becomes U+FFFD).
+    expect(await ok(await get(`https://${host}/odd`))).toEqual({ "og:title": "Caf\ufffd" });
+  });
+
   it("[preview_url: non-HTML] an image URL gives just the image fields", async () => {
     const image = png(20, 10);
     const host = site(() => new Response(image, { headers: { "Content-Type": "image/png" } }));
