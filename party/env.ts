@@ -45,6 +45,8 @@ export interface Env {
   SYNC_HUB_SHARDS?: string;
   /** Simplified sliding sync (docs/configuration.md): connections kept per device (default 10). */
   SLIDING_SYNC_MAX_CONNECTIONS?: string;
+  /** Events kept per User actor for sliding sync's hub fast path, all rooms together (default 2048). */
+  SLIDING_SYNC_FAST_PATH_EVENTS?: string;
   /** Lists per request (default 100, the MSC's bound). */
   SLIDING_SYNC_MAX_LISTS?: string;
   /** Room subscriptions per request (default 500). */

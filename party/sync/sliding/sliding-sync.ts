@@ -37,8 +37,6 @@ import { SlidingStore } from "./store.ts";
 
 /** Rooms asked at once. */
 const ROOM_CONCURRENCY = 32;
-/** Rooms whose hub news are kept in memory at once (past this they are dropped, which only narrows the fast path). */
-const MAX_NEWS_ROOMS = 1024;
 /** How long the hub keeps the user armed after a poll; re-polled once half of it is gone. */
 const ARM_AHEAD_MS = 60_000;
 
@@ -435,10 +433,8 @@ export class SlidingSync {
           // The shard's buffered events feed the fast path (and, with the e2ee extension, tell whether a member changed).
           const r = await syncHubActor(this.env, shard).poll(this.userId, known, seeds, armUntil, MAX_BUFFERED_EVENTS, true);
           const knownOf = new Map(known);
-          if (this.#news.size > MAX_NEWS_ROOMS) this.#news.clear();
           for (const d of r.changed) {
-            const had = knownOf.get(d.roomId) ?? { s: 0, r: 0, t: 0 };
-            this.#news.set(d.roomId, mergeNews(this.#news.get(d.roomId), had, d, MAX_BUFFERED_EVENTS, MAX_BUFFERED_RECEIPTS));
+            this.#rememberNews(d.roomId, mergeNews(this.#news.get(d.roomId), knownOf.get(d.roomId) ?? { s: 0, r: 0, t: 0 }, d, this.#settings.fastPathEvents, MAX_BUFFERED_RECEIPTS));
             this.#positions.set(d.roomId, d.pos);
             if (d.events === undefined || d.events.some((e) => e.type === "m.room.member")) this.#memberDirty.add(d.roomId);
           }
@@ -459,6 +455,23 @@ export class SlidingSync {
       this.#memberDirty.add(roomId);
     });
     if (allArmed && unknown.length === 0) this.#armed = { generation, until: armUntil };
+  }
+
+  /**
+   * Keeps a room's news as the most recent, within SLIDING_SYNC_FAST_PATH_EVENTS events
+   * over all rooms (the least recently moved rooms' news go first: they only narrow the fast path).
+   */
+  #rememberNews(roomId: string, news: RoomNews): void {
+    this.#news.delete(roomId);
+    this.#news.set(roomId, news);
+    let total = 0;
+    for (const n of this.#news.values()) total += n.events.length;
+    for (const [id, n] of this.#news) {
+      if (total <= this.#settings.fastPathEvents) break;
+      if (id === roomId) continue;
+      total -= n.events.length;
+      this.#news.delete(id);
+    }
   }
 
   /**
