@@ -11,7 +11,7 @@
  * An actor for a room ID that was never created stays empty: it creates no tables
  * (probing random room IDs writes nothing) and answers 404 M_NOT_FOUND.
  */
-import type { PresenceRecord } from "../lib/presence.ts";
+import { presenceContent, type PresenceRecord } from "../lib/presence.ts";
 import { Server } from "partyserver";
 import { badJson, MatrixError, notFound } from "../lib/errors.ts";
 import { computeRoomIdForCreateEvent } from "../lib/event-id.ts";
@@ -474,7 +474,12 @@ export class Room extends Server<Env> {
    * in this room's presence stream when they are joined and the copy is newer; false otherwise.
    */
   async presenceChanged(userId: string, rec: PresenceRecord): Promise<boolean> {
-    return rpcErrors(() => this.#exists() && this.#sync().presenceChanged(userId, rec));
+    return rpcErrors(async () => {
+      if (!this.#exists() || !this.#sync().presenceChanged(userId, rec)) return false;
+      // Appservices sharing this room with receive_ephemeral hear of it (party/appservice/room-hook.ts).
+      await this.#appserviceHook()?.presenceChanged(this.env, userId, presenceContent(rec, Date.now()));
+      return true;
+    });
   }
 
   /**

@@ -132,6 +132,23 @@ export class RoomAppservices {
     await Promise.all(targets.map((id) => appserviceActor(env, id).enqueue([{ kind: "device_list", json }])));
   }
 
+  /**
+   * A member's presence changed and this room recorded it (docs/design/presence.md):
+   * appservices with receive_ephemeral that have a user joined here get an m.presence
+   * item (no room_id; one per shared room — a repeat carries the same state). Awaited, so
+   * a failed hand-over fails the room's RPC and the User actor's outbox retries it.
+   */
+  async presenceChanged(env: Env, userId: string, content: JsonObject): Promise<void> {
+    const targets = this.#room()
+      .withJoinedUsers()
+      .filter((id) => {
+        const r = this.registry.byId(id);
+        return r !== undefined && r.url !== null && r.receiveEphemeral;
+      });
+    const json = JSON.stringify({ type: "m.presence", sender: userId, content });
+    await Promise.all(targets.map((id) => appserviceActor(env, id).enqueue([{ kind: "ephemeral", json }])));
+  }
+
   #ephemeral(src: EphemeralSource, edu: { type: string; content: JsonObject }): void {
     const targets = this.#room()
       .interestedInRoom(this.roomId, aliasesOf(src.state))

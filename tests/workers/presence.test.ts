@@ -7,6 +7,7 @@ import type { JsonObject } from "../../lib/json.ts";
 import { userActor } from "../../party/stubs.ts";
 import { presenceClock } from "../../party/user/presence.ts";
 import { call, expectError, expectOk, register, type Session, V3 } from "./keys-helpers.ts";
+import { fakeAppservice, waitFor } from "./appservice-fake.ts";
 
 const status = (of: string) => `${V3}/presence/${encodeURIComponent(of)}/status`;
 
@@ -189,5 +190,23 @@ describe("[cs: presence] timed transitions (the User actor's alarm)", () => {
     const i2 = await sync(ivy, i1.token, { presence: "offline", timeout: 5_000 });
     expect(about(i2.events, hal.userId)[0]?.content).toMatchObject({ presence: "unavailable", currently_active: false });
     expect(expectOk(await call("GET", status(hal.userId), undefined, hal.token)).presence).toBe("unavailable");
+  });
+});
+
+describe("[as: ephemeral] presence for appservices (receive_ephemeral)", () => {
+  it("[as: ephemeral] a presence change of a member of a room with a ghost reaches the appservice as m.presence (no room_id)", async () => {
+    const bridge = fakeAppservice("bridge.as.test");
+    bridge.behaviour = "ok";
+    const alice = await register("pj");
+    const roomId = await createRoom(alice);
+    const localpart = `_gh_pres${Math.floor(Math.random() * 1e9)}`;
+    const reg = await call("POST", `${V3}/register`, { type: "m.login.application_service", username: localpart, inhibit_login: true }, "as-token-bridge");
+    const ghostId = expectOk(reg).user_id as string;
+    expectOk(await call("POST", `${V3}/rooms/${encodeURIComponent(roomId)}/join?user_id=${encodeURIComponent(ghostId)}`, {}, "as-token-bridge"));
+    expectOk(await call("PUT", status(alice.userId), { presence: "online", status_msg: "bridged" }, alice.token));
+    const mine = () => bridge.ephemeral.filter((e) => e.type === "m.presence" && e.sender === alice.userId);
+    await waitFor(() => mine().length > 0, "alice's presence to reach the appservice");
+    expect(mine()[0]).toMatchObject({ type: "m.presence", sender: alice.userId, content: { presence: "online", status_msg: "bridged", currently_active: true } });
+    expect(mine()[0]!.room_id).toBeUndefined();
   });
 });
