@@ -86,8 +86,10 @@ export interface Env {
   LEGACY_MEDIA_ENABLED?: string;
   /** URL previews (docs/configuration.md, docs/design/media.md): "false" makes the routes absent. */
   URL_PREVIEW_ENABLED?: string;
-  /** Most bytes read of a previewed page or image (default 10485760). */
+  /** Most bytes downloaded of a previewed image (default 10485760). */
   URL_PREVIEW_MAX_BYTES?: string;
+  /** Most bytes of an HTML page read for its OpenGraph (default 1048576). */
+  URL_PREVIEW_MAX_PAGE_BYTES?: string;
   /** Time for one fetch (page or image), headers and body, ms (default 10000). */
   URL_PREVIEW_TIMEOUT_MS?: string;
   /** Redirects followed per fetch (default 5). */
@@ -193,6 +195,7 @@ export interface Config {
 /** URL preview settings (docs/configuration.md); the target checks are lib/media/preview-target.ts. */
 export interface UrlPreviewConfig extends PreviewTargetPolicy {
   maxBytes: number;
+  maxPageBytes: number;
   timeoutMs: number;
   maxRedirects: number;
   cacheTtlSeconds: number;
@@ -239,6 +242,7 @@ export const DEFAULTS = {
   legacyMediaEnabled: false,
   urlPreview: {
     maxBytes: 10 * 1024 * 1024,
+    maxPageBytes: 1024 * 1024,
     timeoutMs: 10_000,
     maxRedirects: 5,
     cacheTtlSeconds: 3600,
@@ -399,6 +403,7 @@ function parseUrlPreview(env: Partial<Env>): UrlPreviewConfig | null {
   if (cacheTtlSeconds < 60) throw new ConfigError("URL_PREVIEW_CACHE_TTL_SECONDS must be at least 60");
   return {
     maxBytes: positive("URL_PREVIEW_MAX_BYTES", env.URL_PREVIEW_MAX_BYTES, d.maxBytes, true),
+    maxPageBytes: positive("URL_PREVIEW_MAX_PAGE_BYTES", env.URL_PREVIEW_MAX_PAGE_BYTES, d.maxPageBytes, true),
     timeoutMs: positive("URL_PREVIEW_TIMEOUT_MS", env.URL_PREVIEW_TIMEOUT_MS, d.timeoutMs, true),
     maxRedirects: nonNegative("URL_PREVIEW_MAX_REDIRECTS", env.URL_PREVIEW_MAX_REDIRECTS, d.maxRedirects),
     cacheTtlSeconds,

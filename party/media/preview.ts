@@ -87,7 +87,7 @@ async function makePreview(ctx: PreviewContext, url: URL): Promise<OpenGraph> {
   }
   if (kind === "image") return imageFields(await storeImage(ctx, response));
 
-  const page = await scrapeHtml(response, ctx.settings.maxBytes);
+  const page = await scrapeHtml(response, ctx.settings.maxPageBytes);
   const og = openGraphText(page, ctx.settings);
   const imageUrl = imageCandidate(page, finalUrl.href);
   if (imageUrl) {

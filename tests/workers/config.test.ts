@@ -23,6 +23,7 @@ describe("[config] wrangler vars", () => {
       legacyMediaEnabled: false,
       urlPreview: expect.objectContaining({
         maxBytes: 10485760,
+        maxPageBytes: 1048576,
         timeoutMs: 10000,
         maxRedirects: 5,
         cacheTtlSeconds: 3600,

@@ -311,7 +311,7 @@ describe("[media: preview_url] safety", () => {
     await expectError(await withVars({ URL_PREVIEW_TIMEOUT_MS: "200" }, `${V1}${q(`https://${stalls}/`)}`), 504, "M_UNKNOWN");
   });
 
-  it("[preview_url: size] a page is read only up to URL_PREVIEW_MAX_BYTES; an image over it is 502 M_TOO_LARGE", async () => {
+  it("[preview_url: size] a page is read only up to URL_PREVIEW_MAX_PAGE_BYTES; an image over URL_PREVIEW_MAX_BYTES is 502 M_TOO_LARGE", async () => {
     let pulled = 0;
     const filler = new TextEncoder().encode(`<p>${"lorem ipsum ".repeat(80)}</p>`); // ~1 KB
     const host = site(
@@ -331,7 +331,7 @@ describe("[media: preview_url] safety", () => {
           { headers: { "Content-Type": "text/html" } },
         ),
     );
-    const og = await ok(await withVars({ URL_PREVIEW_MAX_BYTES: "4096" }, `${V1}${q(`https://${host}/`)}`));
+    const og = await ok(await withVars({ URL_PREVIEW_MAX_PAGE_BYTES: "4096" }, `${V1}${q(`https://${host}/`)}`));
     expect(og).toEqual({ "og:title": "Early" });
     expect(pulled).toBeLessThan(20);
 
@@ -426,6 +426,7 @@ describe("[media: preview_url] parameters, auth and settings", () => {
       { URL_PREVIEW_IP_RANGE_ALLOWLIST: "localhost" },
       { URL_PREVIEW_CACHE_TTL_SECONDS: "30" },
       { URL_PREVIEW_MAX_BYTES: "0" },
+      { URL_PREVIEW_MAX_PAGE_BYTES: "1.5" },
       { URL_PREVIEW_MAX_REDIRECTS: "-1" },
     ]) {
       expect(() => parseConfig(bad), JSON.stringify(bad)).toThrow(ConfigError);
