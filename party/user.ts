@@ -43,7 +43,7 @@ import { deliverPushNotice, tellRoomsAboutPushers, type DeliveryResult, type Pus
 import { evictOtherOwners, evictTarget, PUSHER_EVICT, PUSHER_INDEX, writePusherIndex } from "./push/pusher-index.ts";
 import { UserOutbox } from "./user/outbox.ts";
 import { getRestriction, readRestrictions, setRestriction, type RestrictionKind } from "./user/restrictions.ts";
-import { PRESENCE_OUTBOX, UserPresence } from "./user/presence.ts";
+import { PRESENCE_COUNTERS, PRESENCE_OUTBOX, UserPresence } from "./user/presence.ts";
 import type { PresenceRecord, PresenceState } from "../lib/presence.ts";
 import schema from "../schema/user.sql";
 
@@ -508,8 +508,21 @@ export class User extends Server<Env> {
    * JSON text, its pos, and whether nothing was new. Called by the HTTP route and by the
    * WebSocket transport; `timeoutMs` 0 answers at once.
    */
-  async slidingSync(deviceId: string, requestJson: string, pos: string | null, timeoutMs: number): Promise<{ body: string; pos: string; empty: boolean }> {
-    return rpcErrors(() => this.#syncer().sliding().request(deviceId, requestJson, pos, timeoutMs));
+  async slidingSync(
+    deviceId: string,
+    requestJson: string,
+    pos: string | null,
+    timeoutMs: number,
+    setPresence?: PresenceState,
+  ): Promise<{ body: string; pos: string; empty: boolean }> {
+    // Over HTTP a sliding sync marks presence as /sync does (set_presence, default online);
+    // the WebSocket transport passes none and marks nothing (party/user/presence.ts).
+    const marks = setPresence === undefined ? false : await this.#presence().syncStarted(setPresence);
+    try {
+      return await rpcErrors(() => this.#syncer().sliding().request(deviceId, requestJson, pos, timeoutMs));
+    } finally {
+      if (marks) await this.#presence().syncEnded();
+    }
   }
 
   #sync: UserSync | undefined;
@@ -734,6 +747,7 @@ export class User extends Server<Env> {
       [PUSHER_INDEX]: () => writePusherIndex(this.env, this.ctx.storage.sql, this.name),
       [PUSHER_EVICT]: (target) => evictOtherOwners(this.env, this.name, target),
       [PRESENCE_OUTBOX]: async (roomId, rec) => {
+        PRESENCE_COUNTERS.roomNotices++;
         await roomActor(this.env, roomId).presenceChanged(this.name, rec as unknown as PresenceRecord);
       },
     }));

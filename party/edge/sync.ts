@@ -40,6 +40,6 @@ export async function slidingSync(r: EdgeRequest): Promise<Response> {
   if (presence !== null && presence !== "online" && presence !== "offline" && presence !== "unavailable") {
     throw invalidParam("'set_presence' must be online, offline or unavailable");
   }
-  const res = await userActor(r.env, me.userId).slidingSync(me.deviceId, JSON.stringify(body), posText === "" ? null : posText, timeoutMs);
+  const res = await userActor(r.env, me.userId).slidingSync(me.deviceId, JSON.stringify(body), posText === "" ? null : posText, timeoutMs, presence ?? "online");
   return new Response(res.body, { headers: { "Content-Type": "application/json" } });
 }

@@ -24,6 +24,14 @@ import type { PresenceConfig } from "../env.ts";
 
 export const PRESENCE_OUTBOX = "presence";
 
+/** Per-isolate counts for the cost tests and docs/design/presence.md (no behaviour depends on them). */
+export const PRESENCE_COUNTERS = {
+  /** Changes published (a serial taken, the row written, one outbox row per joined room). */
+  published: 0,
+  /** User → Room `presenceChanged` deliveries. */
+  roomNotices: 0,
+};
+
 /** The clock presence runs on (tests move it forward to reach the idle and offline timers). */
 export const presenceClock = { now: (): number => Date.now() };
 
@@ -127,6 +135,7 @@ export class UserPresence {
       return;
     }
     const rec = { ...next, serial: cur.serial + 1 };
+    PRESENCE_COUNTERS.published++;
     this.host.storage.transactionSync(() => {
       this.host.storage.sql.exec(
         `INSERT INTO presence (id, presence, status_msg, last_active_ts, currently_active, serial, last_sync_ts) VALUES (1, ?, ?, ?, ?, ?, ?)

@@ -5,7 +5,8 @@ import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JsonObject } from "../../lib/json.ts";
 import { userActor } from "../../party/stubs.ts";
-import { presenceClock } from "../../party/user/presence.ts";
+import { PRESENCE_COUNTERS, presenceClock } from "../../party/user/presence.ts";
+import { SYNC_COUNTERS } from "../../party/sync/counters.ts";
 import { call, expectError, expectOk, register, type Session, V3 } from "./keys-helpers.ts";
 import { fakeAppservice, waitFor } from "./appservice-fake.ts";
 
@@ -208,5 +209,38 @@ describe("[as: ephemeral] presence for appservices (receive_ephemeral)", () => {
     await waitFor(() => mine().length > 0, "alice's presence to reach the appservice");
     expect(mine()[0]).toMatchObject({ type: "m.presence", sender: alice.userId, content: { presence: "online", status_msg: "bridged", currently_active: true } });
     expect(mine()[0]!.room_id).toBeUndefined();
+  });
+});
+
+describe("[sync: cost] presence costs (docs/design/presence.md, cost model)", () => {
+  it("[sync: cost] a published change costs one message per room of its owner; a sync or activity that changes nothing visible costs none; a reader asks each shared room once", async () => {
+    const kim = await register("pk");
+    const lee = await register("pl");
+    const rooms = [await createRoom(kim), await createRoom(kim), await createRoom(kim)];
+    await join(lee, rooms[0]!);
+    await join(lee, rooms[1]!);
+    await sync(kim); // online
+    const l0 = await sync(lee, undefined, { presence: "offline" });
+    const count = () => ({ ...PRESENCE_COUNTERS, fromRoom: SYNC_COUNTERS.fromRoom });
+
+    let before = count();
+    expectOk(await call("PUT", status(kim.userId), { presence: "unavailable", status_msg: "away" }, kim.token));
+    expect(PRESENCE_COUNTERS.published - before.published).toBe(1);
+    expect(PRESENCE_COUNTERS.roomNotices - before.roomNotices).toBe(3);
+
+    // The reader shares two of the rooms: its next sync asks exactly those two.
+    before = count();
+    const l1 = await sync(lee, l0.token, { presence: "offline", timeout: 5_000 });
+    expect(about(l1.events, kim.userId)).toHaveLength(1);
+    expect(SYNC_COUNTERS.fromRoom - before.fromRoom).toBe(2);
+
+    // Back online by PUT: one more publish; then syncs and a PUT with the same state: none.
+    expectOk(await call("PUT", status(kim.userId), { presence: "online", status_msg: "away" }, kim.token));
+    before = count();
+    await sync(kim);
+    await sync(kim);
+    expectOk(await call("PUT", status(kim.userId), { presence: "online", status_msg: "away" }, kim.token));
+    expect(PRESENCE_COUNTERS.published - before.published).toBe(0);
+    expect(PRESENCE_COUNTERS.roomNotices - before.roomNotices).toBe(0);
   });
 });
