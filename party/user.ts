@@ -478,6 +478,8 @@ export class User extends Server<Env> {
     this.#syncer().notify();
     // A new room learns that this member has pushers (party/room/push.ts).
     if (u.membership === "join" && this.#hasPushers()) await tellRoomsAboutPushers(this.env, this.name, [u.room_id], true);
+    // …and this member's presence, for members already there (not awaited: no room → user → room wait).
+    if (u.membership === "join") this.#presence().joinedRoom(u.room_id);
   }
 
   // ---- sync (party/sync/user-sync.ts) ---------------------------------------------------

@@ -120,6 +120,18 @@ export class UserPresence {
     await this.#apply(afterTimers(this.current(), { now: presenceClock.now(), lastSyncTs: this.#lastSyncTs, syncing: this.#syncing }, this.host.config()));
   }
 
+  /**
+   * The user joined a room: the published record goes there too (outbox row, delivered
+   * without waiting), so members already in the room learn it without a new change.
+   */
+  joinedRoom(roomId: string): void {
+    if (!this.enabled) return;
+    const rec = this.#published ?? this.current();
+    if (rec.serial === 0) return; // nothing published yet: the room's readers assume offline
+    this.host.storage.transactionSync(() => this.host.queue(roomId, rec));
+    void this.host.deliver();
+  }
+
   /** The user's own record when the client's serial is behind it (own presence in /sync). */
   ownSince(serial: number): PresenceRecord | undefined {
     if (!this.enabled) return undefined;

@@ -111,6 +111,23 @@ describe("[cs: presence] /sync presence section", () => {
     expect(about(c2.events, alice.userId)).toEqual([]);
   });
 
+  it("[cs: presence] a user who joins a room brings their presence: members already there see it without a new change", async () => {
+    const alice = await register("pa");
+    const bob = await register("pb");
+    const roomId = await createRoom(alice);
+    const a0 = await sync(alice, undefined, { presence: "offline" });
+    expectOk(await call("PUT", status(bob.userId), { presence: "online", status_msg: "new here" }, bob.token));
+    await join(bob, roomId);
+    let token = a0.token;
+    let seen: JsonObject[] = [];
+    for (let i = 0; i < 5 && seen.length === 0; i++) {
+      const next = await sync(alice, token, { presence: "offline", timeout: 3_000 });
+      seen = about(next.events, bob.userId);
+      token = next.token;
+    }
+    expect(seen[0]?.content).toMatchObject({ presence: "online", status_msg: "new here" });
+  });
+
   it("[cs: presence] an initial sync holds the current presence of room members and the user's own; the presence filter applies", async () => {
     const alice = await register("pa");
     const bob = await register("pb");
