@@ -2,6 +2,9 @@
 // idle and offline transitions run by the User actor's alarm (docs/design/presence.md).
 // https://spec.matrix.org/v1.19/client-server-api/#presence
 import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { loadConfig } from "../../party/env.ts";
+import * as presenceRoutes from "../../party/edge/presence.ts";
+import type { EdgeRequest } from "../../party/edge/router.ts";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JsonObject } from "../../lib/json.ts";
 import { userActor } from "../../party/stubs.ts";
@@ -76,6 +79,28 @@ describe("[cs: presence] PUT and GET /presence/{userId}/status", () => {
     await join(bob, await createRoom(alice));
     const got = expectOk(await call("GET", status(bob.userId), undefined, alice.token));
     expect(got).toMatchObject({ presence: "online", status_msg: "hi" });
+  });
+});
+
+describe("[cs: presence] PRESENCE_ENABLED=false (Synapse's presence.enabled: false)", () => {
+  /** The route handlers called directly, with presence switched off in their config. */
+  function disabled(method: "GET" | "PUT", userId: string, token: string, body?: unknown): EdgeRequest {
+    const url = new URL(`http://127.0.0.1:8787${status(userId)}`);
+    const request = new Request(url, { method, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const config = loadConfig(env);
+    return { request, url, method, params: { userId }, env, config: { ...config, presence: { ...config.presence, enabled: false } }, clientIp: "test", waitUntil: () => {} };
+  }
+
+  it("[cs: presence] PUT is accepted and changes nothing; GET answers offline", async () => {
+    const alice = await register("pq");
+    expectOk(await call("PUT", status(alice.userId), { presence: "online", status_msg: "before" }, alice.token));
+    const put = await presenceRoutes.setPresence(disabled("PUT", alice.userId, alice.token, { presence: "unavailable", status_msg: "ignored" }));
+    expect(put.status).toBe(200);
+    expect(await put.json()).toEqual({});
+    const got = await presenceRoutes.getPresence(disabled("GET", alice.userId, alice.token));
+    expect(await got.json()).toEqual({ presence: "offline" });
+    // The state held by the (enabled) actor did not move.
+    expect(expectOk(await call("GET", status(alice.userId), undefined, alice.token))).toMatchObject({ presence: "online", status_msg: "before" });
   });
 });
 
