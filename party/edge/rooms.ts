@@ -170,7 +170,7 @@ export async function send(r: EdgeRequest): Promise<Response> {
   const content = await body(r);
   await rateLimit(r, "message", me);
   const { event_id } = await roomActor(r.env, roomId).send({ sender: me.userId, deviceId: me.deviceId, type, content, txnId, originServerTs });
-  markActive(r, me.userId); // presence: sending is activity (party/edge/presence.ts)
+  if (!me.appservice) markActive(r, me.userId); // presence: sending is activity (party/edge/presence.ts); bridges set their users' own
   return json({ event_id });
 }
 
