@@ -142,13 +142,13 @@ function ephemeral(source: FeedSource, req: RoomSyncRequest, position: Published
   return out;
 }
 
-export function rowsBetween(room: ReadRoom, lo: number, hi: number, n: number): EventRow[] {
+function rowsBetween(room: ReadRoom, lo: number, hi: number, n: number): EventRow[] {
   return room.sql
     .exec<EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE rejection IS NULL AND stream > ? AND stream <= ? ORDER BY stream DESC LIMIT ?`, lo, hi, n)
     .toArray();
 }
 
-export function acceptor(room: ReadRoom, viewer: Viewer, filter: RoomEventFilter) {
+function acceptor(room: ReadRoom, viewer: Viewer, filter: RoomEventFilter) {
   const needsContent = filterNeedsContent(filter);
   const cheapFilter = { ...filter, contains_url: undefined };
   return (r: EventRow): StoredEvent | undefined => {
@@ -163,7 +163,7 @@ export function acceptor(room: ReadRoom, viewer: Viewer, filter: RoomEventFilter
 }
 
 /** The state version in force right after stream position `p`. */
-export function versionAfter(room: ReadRoom, p: number): number {
+function versionAfter(room: ReadRoom, p: number): number {
   if (p >= room.head.stream) return room.head.version?.version ?? 0;
   const next = room.sql
     .exec<{ v: number }>("SELECT state_before AS v FROM events WHERE stream > ? AND rejection IS NULL ORDER BY stream LIMIT 1", p)
@@ -171,7 +171,7 @@ export function versionAfter(room: ReadRoom, p: number): number {
   return next ? next.v : (room.head.version?.version ?? 0);
 }
 
-export function stateAtVersion(room: ReadRoom, version: number): StateMap {
+function stateAtVersion(room: ReadRoom, version: number): StateMap {
   if (version === (room.head.version?.version ?? 0)) return room.head.state;
   return room.store.stateAt(version);
 }
@@ -188,11 +188,11 @@ function load(room: ReadRoom, ids: string[], filter: RoomEventFilter): StoredEve
   return out;
 }
 
-export function withoutRoomId(events: ClientEvent[]): ClientEventWithoutRoomId[] {
+function withoutRoomId(events: ClientEvent[]): ClientEventWithoutRoomId[] {
   return events.map(({ room_id: _, ...rest }) => rest);
 }
 
-export function summaryOf(room: ReadRoom, userId: string): RoomSummary {
+function summaryOf(room: ReadRoom, userId: string): RoomSummary {
   const counts = room.sql
     .exec<{ membership: string; n: number }>(
       "SELECT membership, COUNT(*) AS n FROM current_state WHERE type = 'm.room.member' AND membership IN ('join', 'invite') GROUP BY membership",
@@ -253,7 +253,7 @@ function joinedMembers(room: ReadRoom): string[] {
     .map((r) => r.state_key);
 }
 
-export function strippedState(room: ReadRoom, userId: string): StrippedStateEvent[] {
+function strippedState(room: ReadRoom, userId: string): StrippedStateEvent[] {
   const out: StrippedStateEvent[] = [];
   for (const [type, key] of [...STRIPPED_STATE_TYPES.map((t) => [t, ""]), ["m.room.member", userId]] as const) {
     const id = room.head.state.get(stateKey(type, key));
