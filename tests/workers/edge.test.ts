@@ -151,10 +151,13 @@ describe("[cs: auth] access tokens", () => {
 });
 
 describe("[cs: discovery] versions, well-known, capabilities", () => {
-  it("[cs: versions] advertises only what works (no spec version yet; simplified sliding sync)", async () => {
+  it("[cs: versions] advertises v1.1 to v1.19 (every client-server operation served) and simplified sliding sync", async () => {
     const { status, body } = await call("/_matrix/client/versions");
     expect(status).toBe(200);
-    expect(body).toEqual({ versions: [], unstable_features: { "org.matrix.simplified_msc3575": true } });
+    expect(body).toEqual({
+      versions: ["v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12", "v1.13", "v1.14", "v1.15", "v1.16", "v1.17", "v1.18", "v1.19"],
+      unstable_features: { "org.matrix.simplified_msc3575": true },
+    });
   });
 
   it("[cs: well-known] /.well-known/matrix/client names PUBLIC_BASEURL", async () => {
