@@ -105,8 +105,7 @@ describe("[e2e: room reads] matrix-js-sdk against Parley", () => {
     } as never);
     const replies: string[] = [];
     for (const [who, body] of [[bob, "first"], [alice, "second"], [bob, "third"]] as const) {
-      // Explicit m.thread: after a startClient against a server whose /versions lists no
-      // spec version (Parley's today), the SDK would use the unstable io.element.thread.
+      // Explicit m.thread, so the test does not depend on which prefix the SDK picks.
       const content = { ...text(body), "m.relates_to": { rel_type: "m.thread", event_id: root, is_falling_back: true, "m.in_reply_to": { event_id: replies.at(-1) ?? root } } };
       replies.push((await who.client.sendMessage(roomId, content as never)).event_id);
     }
