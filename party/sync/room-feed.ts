@@ -142,7 +142,7 @@ function ephemeral(source: FeedSource, req: RoomSyncRequest, position: Published
   return out;
 }
 
-function rowsBetween(room: ReadRoom, lo: number, hi: number, n: number): EventRow[] {
+export function rowsBetween(room: ReadRoom, lo: number, hi: number, n: number): EventRow[] {
   return room.sql
     .exec<EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE rejection IS NULL AND stream > ? AND stream <= ? ORDER BY stream DESC LIMIT ?`, lo, hi, n)
     .toArray();
@@ -163,7 +163,7 @@ function acceptor(room: ReadRoom, viewer: Viewer, filter: RoomEventFilter) {
 }
 
 /** The state version in force right after stream position `p`. */
-function versionAfter(room: ReadRoom, p: number): number {
+export function versionAfter(room: ReadRoom, p: number): number {
   if (p >= room.head.stream) return room.head.version?.version ?? 0;
   const next = room.sql
     .exec<{ v: number }>("SELECT state_before AS v FROM events WHERE stream > ? AND rejection IS NULL ORDER BY stream LIMIT 1", p)
@@ -171,7 +171,7 @@ function versionAfter(room: ReadRoom, p: number): number {
   return next ? next.v : (room.head.version?.version ?? 0);
 }
 
-function stateAtVersion(room: ReadRoom, version: number): StateMap {
+export function stateAtVersion(room: ReadRoom, version: number): StateMap {
   if (version === (room.head.version?.version ?? 0)) return room.head.state;
   return room.store.stateAt(version);
 }

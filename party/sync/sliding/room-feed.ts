@@ -12,7 +12,7 @@
 import type { ClientEvent, ClientEventWithoutRoomId } from "../../../lib/event-format.ts";
 import type { JsonObject } from "../../../lib/json.ts";
 import { streamToken } from "../../../lib/pagination-token.ts";
-import { splitStateKey, stateKey, type StateMap } from "../../../lib/pdu.ts";
+import { splitStateKey, stateKey } from "../../../lib/pdu.ts";
 import type { PublishedPosition, SyncMembership } from "../../../lib/sync/position.ts";
 import { lazyMembersFor, selectState } from "../../../lib/sync/sliding/required-state.ts";
 import type { Hero, SlidingRoomAnswer, SlidingRoomRequest } from "../../../lib/sync/sliding/room-result.ts";
@@ -23,9 +23,9 @@ import { RoomReads } from "../../room/read-api.ts";
 import { serveEvents } from "../../room/relations.ts";
 import { scanPage } from "../../room/scan.ts";
 import type { StoredEvent } from "../../room/store.ts";
-import { ROW_COLUMNS, Viewer, type EventRow, type ReadRoom } from "../../room/visibility.ts";
+import { Viewer, type EventRow, type ReadRoom } from "../../room/visibility.ts";
 import { deviceListChangesSince, memberChangesBetween } from "../device-lists.ts";
-import { STRIPPED_STATE_TYPES } from "../room-feed.ts";
+import { rowsBetween, stateAtVersion, STRIPPED_STATE_TYPES, versionAfter } from "../room-feed.ts";
 
 export function slidingRoom(room: ReadRoom, position: PublishedPosition, req: SlidingRoomRequest): SlidingRoomAnswer {
   const viewer = new Viewer(room, req.userId);
@@ -157,26 +157,6 @@ function roomData(
 function visible(room: ReadRoom, viewer: Viewer, r: EventRow): StoredEvent | undefined {
   if (!viewer.canSeeRow(r)) return undefined;
   return room.store.event(r.event_id);
-}
-
-function rowsBetween(room: ReadRoom, lo: number, hi: number, n: number): EventRow[] {
-  return room.sql
-    .exec<EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE rejection IS NULL AND stream > ? AND stream <= ? ORDER BY stream DESC LIMIT ?`, lo, hi, n)
-    .toArray();
-}
-
-/** The state version in force right after stream position `p`. */
-function versionAfter(room: ReadRoom, p: number): number {
-  if (p >= room.head.stream) return room.head.version?.version ?? 0;
-  const next = room.sql
-    .exec<{ v: number }>("SELECT state_before AS v FROM events WHERE stream > ? AND rejection IS NULL ORDER BY stream LIMIT 1", p)
-    .toArray()[0];
-  return next ? next.v : (room.head.version?.version ?? 0);
-}
-
-function stateAtVersion(room: ReadRoom, version: number): StateMap {
-  if (version === (room.head.version?.version ?? 0)) return room.head.state;
-  return room.store.stateAt(version);
 }
 
 function current(room: ReadRoom, type: string, key: string): StoredEvent | undefined {
