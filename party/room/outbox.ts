@@ -62,5 +62,11 @@ async function deliverOnce(ctx: DurableObjectState, env: Env, store: RoomStore):
   if (forAppservices.length > 0) await deliverToAppservices(env, store, forAppservices, (attempts) => Date.now() + backoff(attempts));
   if (forDirectory.length > 0) await deliverDirectory(ctx.storage, env, store, forDirectory, (attempts) => Date.now() + backoff(attempts));
   const due = store.nextOutboxTs();
-  if (due !== null) await ctx.storage.setAlarm(Math.max(due, Date.now() + 100));
+  if (due !== null) {
+    // Never postpone an alarm already set sooner (the room's backstop for rows whose
+    // hand-over a restart may have interrupted): a later retry would hold them back.
+    const want = Math.max(due, Date.now() + 100);
+    const current = await ctx.storage.getAlarm();
+    if (current === null || current > want) await ctx.storage.setAlarm(want);
+  }
 }

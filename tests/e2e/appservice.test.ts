@@ -5,7 +5,7 @@
  * was down (and after a server restart), ping, and a malformed registration refused at start.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -234,7 +234,14 @@ describe("[as] appservice end to end", () => {
     server = await startServer({ dataDir: server.dataDir, env: { PARLEY_APPSERVICES: dir } });
     base = server.baseUrl;
     await ok("POST", "/_matrix/client/v1/appservice/e2e-bridge/ping", {});
-    await until(() => ids.every((id) => as.events.some((e) => e.event_id === id)), "the backlog after restart", 60_000);
+    try {
+      await until(() => ids.every((id) => as.events.some((e) => e.event_id === id)), "the backlog after restart", 60_000);
+    } catch (e) {
+      // Both runs' logs are in one file (appended): show its end, so a CI failure says why.
+      const log = readFileSync(join(server.dataDir, "server.log"), "utf8").split("\n");
+      console.error(`e2e appservice restart: ${as.events.filter((ev) => ids.includes(ev.event_id as string)).length}/${ids.length} arrived; server log tail:\n${log.slice(-120).join("\n")}`);
+      throw e;
+    }
     const got = as.events.filter((e) => ids.includes(e.event_id as string)).map((e) => e.event_id);
     expect(got).toEqual(ids);
   }, 180_000);

@@ -41,4 +41,25 @@ describe("[room: outbox] durable membership effects", () => {
     expect(alarm).not.toBeNull();
     expect((await b.ok("GET", `${V3}/joined_rooms`)).joined_rooms).toEqual([roomId]);
   });
+  it("[room: outbox] a failed delivery's later retry never postpones a sooner alarm (the backstop that brings an idle room back after a restart)", async () => {
+    const a = await newUser();
+    const roomId = await createRoom(a);
+    const stub = roomActor(env, roomId);
+    const soon = Date.now() + 10_000;
+    await runInDurableObject(stub, async (_: Room, state) => {
+      // A row that failed 5 times before: its next retry is 32 s away.
+      state.storage.sql.exec("INSERT INTO outbox (kind, target, payload, next_ts, attempts) VALUES ('bogus', 'x', '{}', 0, 5)");
+      await state.storage.setAlarm(soon);
+    });
+    // A state change runs an outbox pass (not awaited by the send): the bogus row fails again.
+    await a.ok("PUT", roomPath(roomId, "state/m.room.topic/"), { topic: "pass" });
+    for (let i = 0; i < 100; i++) {
+      const [row] = await roomSql<{ attempts: number }>(roomId, "SELECT attempts FROM outbox WHERE kind = 'bogus'");
+      if (row!.attempts === 6) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const alarm = await runInDurableObject(stub, (_: Room, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(alarm!).toBeLessThanOrEqual(soon);
+  });
 });
