@@ -28,6 +28,7 @@ import { AppserviceUnreachable, callAppservice } from "./appservice/client.ts";
 import { loadAppservices, type Env } from "./env.ts";
 import { migrateOnStart } from "./migrations.ts";
 import schema from "../schema/appservice.sql";
+import { recordActorName } from "./actor-name.ts";
 
 /** One item to deliver. `json` crosses RPC as text (see UiaReply in user.ts on recursive JSON types). */
 export interface EnqueueItem {
@@ -72,6 +73,7 @@ export class Appservice extends Server<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    recordActorName(ctx);
     migrateOnStart(ctx, schema);
   }
 

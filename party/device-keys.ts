@@ -38,6 +38,7 @@ import { migrateOnStart } from "./migrations.ts";
 import { deviceKeysActor, roomActor, userActor } from "./stubs.ts";
 import type { UiaReply } from "./user.ts";
 import schema from "../schema/device-keys.sql";
+import { recordActorName } from "./actor-name.ts";
 
 /** What /sync needs from this actor for one device, in one call (see docs/design/e2ee.md). */
 export interface E2eeSyncState {
@@ -53,12 +54,16 @@ const OUTBOX_SAFETY_MS = 30_000;
 const INBOX_FULL_RETRY_MS = 10_000;
 
 export class DeviceKeys extends Server<Env> {
-  readonly #store: Store;
+  #storeInstance: Store | undefined;
+  /** Made on first use: an alarm-started instance learns its name only after the constructor (party/actor-name.ts). */
+  get #store(): Store {
+    return (this.#storeInstance ??= new Store(this.ctx.storage, this.name));
+  }
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    recordActorName(ctx);
     migrateOnStart(ctx, schema);
-    this.#store = new Store(ctx.storage, this.name);
   }
 
   // ---- /keys/upload, /keys/claim, /keys/query ------------------------------------------------

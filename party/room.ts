@@ -59,6 +59,7 @@ import { addPushNotices, pushCountScanLimit, PushMembers, RoomCounts, type RoomN
 import type { Ruleset } from "../lib/push/types.ts";
 import type { CountResult } from "../lib/push/counts.ts";
 import schema from "../schema/room.sql";
+import { recordActorName } from "./actor-name.ts";
 
 /** What a membership change answers: enough for the member's User actor to record it. */
 export interface MembershipResult {
@@ -87,6 +88,7 @@ export class Room extends Server<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    recordActorName(ctx);
     this.store = new RoomStore(ctx.storage, roomTxnWindow(env));
     // Only a room that exists has tables to migrate (see the header).
     void ctx.blockConcurrencyWhile(async () => {

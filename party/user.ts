@@ -46,6 +46,7 @@ import { getRestriction, readRestrictions, setRestriction, type RestrictionKind 
 import { PRESENCE_COUNTERS, PRESENCE_OUTBOX, UserPresence } from "./user/presence.ts";
 import type { PresenceRecord, PresenceState } from "../lib/presence.ts";
 import schema from "../schema/user.sql";
+import { recordActorName } from "./actor-name.ts";
 
 /** Lifetime of an access token issued together with a refresh token. */
 export const REFRESHABLE_TOKEN_LIFETIME_MS = 5 * 60 * 1000;
@@ -128,6 +129,7 @@ interface UiaPassed {
 export class User extends Server<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    recordActorName(ctx);
     migrateOnStart(ctx, schema);
   }
 
