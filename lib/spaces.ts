@@ -4,20 +4,11 @@
  * https://spec.matrix.org/v1.19/client-server-api/#spaces
  */
 import { isValidRoomId } from "./identifiers.ts";
+import type { PublishedRoomsChunk } from "./directory/entry.ts";
 import { isJsonObject, type JsonObject } from "./json.ts";
 
-/** The spec's RoomSummary (PublishedRoomsChunk plus the v1.15 fields). */
-export interface RoomSummary {
-  room_id: string;
-  num_joined_members: number;
-  world_readable: boolean;
-  guest_can_join: boolean;
-  name?: string;
-  topic?: string;
-  avatar_url?: string;
-  canonical_alias?: string;
-  join_rule?: string;
-  room_type?: string;
+/** The spec's RoomSummary: PublishedRoomsChunk plus the v1.15 fields. */
+export interface RoomSummary extends PublishedRoomsChunk {
   room_version?: string;
   encryption?: "m.megolm.v1.aes-sha2";
   allowed_room_ids?: string[];
