@@ -219,4 +219,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     client.close();
     await server?.stop();
   }
+  // Closed sockets wait for the server's close frame (up to ws's 30 s): do not linger into the next run.
+  process.exit(0);
 }

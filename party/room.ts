@@ -497,6 +497,11 @@ export class Room extends Server<Env> {
     });
   }
 
+  /** How the counts were computed since this instance started (tests and the cost figures). */
+  async unreadCountStats(): Promise<{ scans: number; increments: number }> {
+    return { scans: this.#counts?.scans ?? 0, increments: this.#counts?.increments ?? 0 };
+  }
+
   /** GET /notifications: this room's notifying events for `userId` (party/room/push.ts). */
   async notifications(p: { userId: string; pushRules: string; before: number; limit: number; onlyHighlight: boolean }): Promise<RoomNotification[]> {
     return rpcErrors(() => {

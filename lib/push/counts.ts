@@ -86,3 +86,16 @@ export function readPositions(rows: Iterable<{ receiptType: string; threadId: st
   }
   return read;
 }
+
+/** `a` plus `b`: counts over two disjoint runs of events (a memo counted on). */
+export function addCounts(a: CountResult, b: CountResult): CountResult {
+  const sum = (x: UnreadCounts | undefined, y: UnreadCounts | undefined): UnreadCounts => ({
+    notification_count: (x?.notification_count ?? 0) + (y?.notification_count ?? 0),
+    highlight_count: (x?.highlight_count ?? 0) + (y?.highlight_count ?? 0),
+  });
+  const room = sum(a.room, b.room);
+  if (!a.threads && !b.threads) return { room };
+  const threads: Record<string, UnreadCounts> = { ...a.threads };
+  for (const [id, c] of Object.entries(b.threads ?? {})) threads[id] = sum(threads[id], c);
+  return { room, threads };
+}

@@ -8,7 +8,7 @@
 import { clientEventFromPdu } from "../../lib/event-format.ts";
 import type { JsonObject } from "../../lib/json.ts";
 import { stateKey, type Pdu } from "../../lib/pdu.ts";
-import { countUnread, isUnread, readPositions, type CountResult, type CountedEvent } from "../../lib/push/counts.ts";
+import { addCounts, countUnread, isUnread, readPositions, type CountResult, type CountedEvent } from "../../lib/push/counts.ts";
 import { evaluatePushRules } from "../../lib/push/evaluate.ts";
 import type { PushAction } from "../../lib/push/types.ts";
 import type { Ruleset } from "../../lib/push/types.ts";
@@ -49,16 +49,29 @@ export type RoomNotification = {
 };
 
 export class RoomCounts {
-  readonly #memo = new Map<string, { key: string; result: CountResult }>();
+  /**
+   * Per user: the counts over the candidate events up to stream `upTo`, under `key` (the
+   * receipts, join, ruleset, perThread, scan limit and the state version — anything whose
+   * change needs a recount). A newer head with the same key only evaluates the events after
+   * `upTo`: a listener in a busy room costs one evaluation per new event, not a rescan of
+   * everything unread on every sync.
+   */
+  readonly #memo = new Map<string, { key: string; upTo: number; examined: number; result: CountResult }>();
   /** Rescans done (tests, cost figures). */
   scans = 0;
+  /** Incremental counts (events evaluated only after the memo's position). */
+  increments = 0;
 
   constructor(
     private readonly room: ReadRoom,
     private readonly rules: () => RoomVersionRules,
   ) {}
 
-  /** `req.userId`'s counts now; undefined when they are not joined. */
+  /**
+   * `req.userId`'s counts now; undefined when they are not joined. Counted: the first
+   * `scanLimit` candidate events after the user's join and unthreaded receipt (oldest
+   * first, so that counting on from a memo gives what a rescan would).
+   */
   counts(req: CountRequest): CountResult | undefined {
     const { room } = this;
     const joinedAt = this.#joinStream(req.userId);
@@ -70,19 +83,37 @@ export class RoomCounts {
       )
       .toArray();
     const read = readPositions(rows.map((r) => ({ receiptType: r.receipt_type, threadId: r.thread_id, eventStream: r.event_stream })));
-    const key = JSON.stringify([read, room.head.stream, joinedAt, req.perThread, req.scanLimit, req.rulesetKey]);
+    // The state version covers what the evaluation reads from state: member count, display
+    // name, sender power levels, the power levels' `notifications`.
+    const key = JSON.stringify([read, joinedAt, req.perThread, req.scanLimit, req.rulesetKey, room.head.version?.version ?? 0]);
+    const head = room.head.stream;
     const hit = this.#memo.get(req.userId);
-    if (hit && hit.key === key) return hit.result;
+    if (hit && hit.key === key && hit.upTo === head) return hit.result;
 
-    this.scans++;
-    // Nothing before the user's join counts, nor anything the unthreaded receipt covers
-    // (threaded receipts cover only their thread: isUnread filters those).
-    const floor = Math.max(joinedAt, read.unthreaded);
-    const result = countUnread(this.#candidates(floor, req.userId, req.scanLimit), read, this.#context(req.userId), req.ruleset, req.perThread);
+    const ctx = this.#context(req.userId);
+    let entry: { key: string; upTo: number; examined: number; result: CountResult };
+    if (hit && hit.key === key && hit.upTo < head && !this.#redactionAfter(hit.upTo)) {
+      this.increments++;
+      const fresh = hit.examined < req.scanLimit ? this.#candidates(hit.upTo, req.userId, req.scanLimit - hit.examined, "oldest") : [];
+      const added = countUnread(fresh, read, ctx, req.ruleset, req.perThread);
+      entry = { key, upTo: head, examined: hit.examined + fresh.length, result: addCounts(hit.result, added) };
+    } else {
+      this.scans++;
+      // Nothing before the user's join counts, nor anything the unthreaded receipt covers
+      // (threaded receipts cover only their thread: isUnread filters those).
+      const floor = Math.max(joinedAt, read.unthreaded);
+      const candidates = this.#candidates(floor, req.userId, req.scanLimit, "oldest");
+      entry = { key, upTo: head, examined: candidates.length, result: countUnread(candidates, read, ctx, req.ruleset, req.perThread) };
+    }
     this.#memo.delete(req.userId);
-    this.#memo.set(req.userId, { key, result });
+    this.#memo.set(req.userId, entry);
     if (this.#memo.size > MEMO_MAX) this.#memo.delete(this.#memo.keys().next().value!);
-    return result;
+    return entry.result;
+  }
+
+  /** Whether a redaction came after `stream` (it may remove a counted event: recount). */
+  #redactionAfter(stream: number): boolean {
+    return this.room.sql.exec("SELECT 1 FROM events WHERE stream > ? AND type = 'm.room.redaction' LIMIT 1", stream).toArray().length > 0;
   }
 
   /**
@@ -102,7 +133,7 @@ export class RoomCounts {
     const read = readPositions(rows.map((r) => ({ receiptType: r.receipt_type, threadId: r.thread_id, eventStream: r.event_stream })));
     const ctx = this.#context(req.userId);
     const out: RoomNotification[] = [];
-    for (const e of this.#candidates(joinedAt, req.userId, req.scanLimit, req.before)) {
+    for (const e of this.#candidates(joinedAt, req.userId, req.scanLimit, "newest", req.before)) {
       const outcome = evaluatePushRules(e.event, { ...ctx, senderPowerLevel: e.senderPowerLevel }, req.ruleset);
       if (!outcome.notify || (req.onlyHighlight && !outcome.highlight)) continue;
       out.push({ event: e.event, actions: outcome.actions, read: !isUnread(e.stream, e.threadId, read), ts: Number(e.event.origin_server_ts), room_id: this.room.roomId });
@@ -118,13 +149,13 @@ export class RoomCounts {
     return ev.stream;
   }
 
-  /** Newest first, at most `limit`, after `floor`; state events and the user's own skipped by the evaluator. */
-  #candidates(floor: number, userId: string, limit: number, beforeTs = Number.MAX_SAFE_INTEGER): CountedEvent[] {
+  /** At most `limit` events after `floor` (newest or oldest first), not the user's own; state events are skipped by the evaluator. */
+  #candidates(floor: number, userId: string, limit: number, order: "newest" | "oldest", beforeTs = Number.MAX_SAFE_INTEGER): CountedEvent[] {
     const { room } = this;
     const rows = room.sql
       .exec<{ stream: number; event_id: string; sender: string; rel_type: string | null; relates_to: string | null }>(
         `SELECT stream, event_id, sender, rel_type, relates_to FROM events
-         WHERE rejection IS NULL AND redacted_by IS NULL AND stream > ? AND sender != ? AND origin_server_ts < ? ORDER BY stream DESC LIMIT ?`,
+         WHERE rejection IS NULL AND redacted_by IS NULL AND stream > ? AND sender != ? AND origin_server_ts < ? ORDER BY stream ${order === "newest" ? "DESC" : "ASC"} LIMIT ?`,
         floor,
         userId,
         beforeTs,

@@ -1,7 +1,9 @@
 // Notification counts in /sync v2 (party/room/push.ts, party/push/sync-counts.ts):
 // counted lazily for the syncing user with their push rules, cleared by read receipts.
 import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:test";
 import type { JsonObject } from "../../lib/json.ts";
+import { roomActor } from "../../party/stubs.ts";
 import { createRoom, enc, newUser, roomPath, sendMessage, V3, type TestUser } from "./room-helpers.ts";
 
 type Counts = { notification_count: number; highlight_count: number };
@@ -58,6 +60,31 @@ describe("[push: counts] unread_notifications in /sync", () => {
     expect(inc.rooms?.join?.[roomId]?.unread_notifications).toEqual({ notification_count: 0, highlight_count: 0 });
     await sendMessage(alice, roomId, "two");
     expect(await counts(bob, roomId)).toEqual({ notification_count: 1, highlight_count: 0 });
+  });
+
+  it("[push: counts/incremental] later messages are counted on from the memo; a redaction or a state change recounts", async () => {
+    const { alice, bob, roomId } = await threeMembers();
+    const stats = () => roomActor(env, roomId).unreadCountStats();
+    for (const body of ["a", "b", "c"]) await sendMessage(alice, roomId, body);
+    expect(await counts(bob, roomId)).toEqual({ notification_count: 3, highlight_count: 0 });
+    const s0 = await stats();
+    await sendMessage(alice, roomId, "d");
+    const redactMe = (await sendMessage(alice, roomId, "e")).body as { event_id: string };
+    await mention(alice, roomId, bob);
+    expect(await counts(bob, roomId)).toEqual({ notification_count: 6, highlight_count: 1 });
+    const s1 = await stats();
+    expect(s1.scans).toBe(s0.scans);
+    expect(s1.increments).toBeGreaterThan(s0.increments);
+    // A redaction removes a counted event: counted again, not on.
+    await alice.ok("PUT", roomPath(roomId, `redact/${enc(redactMe.event_id)}/r${Date.now()}`), {});
+    expect(await counts(bob, roomId)).toEqual({ notification_count: 5, highlight_count: 1 });
+    const s2 = await stats();
+    expect(s2.scans).toBe(s1.scans + 1);
+    // A state change (what the rules read — member count, names, power levels — lives there) recounts too.
+    await alice.ok("PUT", roomPath(roomId, "state/m.room.topic/"), { topic: "counting" });
+    await sendMessage(alice, roomId, "f");
+    expect(await counts(bob, roomId)).toEqual({ notification_count: 6, highlight_count: 1 });
+    expect((await stats()).scans).toBe(s2.scans + 1);
   });
 
   it("[push: counts/receipts] m.read.private clears the count too", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../lib/json.ts";
-import { countUnread, isUnread, readPositions, type CountedEvent } from "../../../lib/push/counts.ts";
+import { addCounts, countUnread, isUnread, readPositions, type CountedEvent } from "../../../lib/push/counts.ts";
 import { defaultRuleset } from "../../../lib/push/default-rules.ts";
 
 const ME = "@me:example.org";
@@ -80,5 +80,16 @@ describe("push counts", () => {
     muted.override = muted.override.map((r) => (r.rule_id === ".m.rule.master" ? { ...r, enabled: true } : r));
     const r = countUnread([msg(2, "hi", { mentions: [ME] })], readPositions([]), ctx, muted, false);
     expect(r.room).toEqual({ notification_count: 0, highlight_count: 0 });
+  });
+
+  it("[push: counts/incremental] counting on from a memo equals counting the whole run (room and threads)", () => {
+    const read = readPositions([{ receiptType: "m.read", threadId: "$root", eventStream: 1 }]);
+    const older = [msg(1, "a"), msg(2, "t", { threadId: "$root", mentions: [ME] }), msg(3, "b")];
+    const newer = [msg(4, "c", { mentions: [ME] }), msg(5, "t2", { threadId: "$root" }), msg(6, "t3", { threadId: "$other" })];
+    for (const perThread of [false, true]) {
+      const whole = countUnread([...older, ...newer], read, ctx, rules, perThread);
+      const onward = addCounts(countUnread(older, read, ctx, rules, perThread), countUnread(newer, read, ctx, rules, perThread));
+      expect(onward).toEqual(whole);
+    }
   });
 });
