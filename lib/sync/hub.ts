@@ -13,8 +13,14 @@ import type { HubRoomDelta, SharedEvent, SharedReceipt } from "./shared-event.ts
 
 /** Entries not refreshed by a publish or a seed for this long are dropped (see the design's failure modes). */
 export const HUB_ENTRY_TTL_MS = 60 * 60 * 1000;
-/** Newest events kept per room for the fast path. */
-export const MAX_BUFFERED_EVENTS = 64;
+/**
+ * Newest events kept per room for the fast path: a listener of a room at 100 msg/s that
+ * is a few seconds behind under load still gets its events from here (past it, its sync
+ * goes to the room, which is then busiest).
+ */
+export const MAX_BUFFERED_EVENTS = 1024;
+/** Events kept over all rooms of a shard (≈ 0.5 KB each); the least recently active rooms lose theirs first. */
+export const MAX_BUFFERED_TOTAL = 65_536;
 /** Rooms whose events are kept at once; the least recently active lose theirs first. */
 export const MAX_BUFFERED_ROOMS = 4096;
 /** Newest receipts kept per room for the fast path. */
@@ -71,6 +77,8 @@ export class HubState {
   readonly #armed = new Map<string, Armed>();
   readonly #byRoom = new Map<string, Set<string>>();
   readonly #buffers = new Map<string, Buffer>();
+  /** Events held in #buffers. */
+  #bufferedTotal = 0;
   readonly #typing = new Map<string, { t: number; users: string[] }>();
   readonly #receipts = new Map<string, { from: number; entries: SharedReceipt[] }>();
 
@@ -151,6 +159,7 @@ export class HubState {
     for (const [id, e] of this.#positions) {
       if (e.refreshed + HUB_ENTRY_TTL_MS <= now) {
         this.#positions.delete(id);
+        this.#bufferedTotal -= this.#buffers.get(id)?.events.length ?? 0;
         this.#buffers.delete(id);
         this.#typing.delete(id);
         this.#receipts.delete(id);
@@ -215,9 +224,16 @@ export class HubState {
       next.events = next.events.slice(drop);
     }
     // Re-inserted so that Map order is recency order.
+    this.#bufferedTotal -= buf?.events.length ?? 0;
     this.#buffers.delete(roomId);
     this.#buffers.set(roomId, next);
-    if (this.#buffers.size > MAX_BUFFERED_ROOMS) this.#buffers.delete(this.#buffers.keys().next().value!);
+    this.#bufferedTotal += next.events.length;
+    for (const [id, b] of this.#buffers) {
+      if (this.#buffers.size <= MAX_BUFFERED_ROOMS && this.#bufferedTotal <= MAX_BUFFERED_TOTAL) break;
+      if (id === roomId) break;
+      this.#bufferedTotal -= b.events.length;
+      this.#buffers.delete(id);
+    }
   }
 
   #bufferReceipts(roomId: string, batch: { from: number; entries: SharedReceipt[] }): void {

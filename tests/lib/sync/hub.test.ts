@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HUB_ENTRY_TTL_MS, HubState, MAX_BUFFERED_EVENTS, shardOf } from "../../../lib/sync/hub.ts";
+import { HUB_ENTRY_TTL_MS, HubState, MAX_BUFFERED_EVENTS, MAX_BUFFERED_TOTAL, shardOf } from "../../../lib/sync/hub.ts";
 import type { PublishedPosition } from "../../../lib/sync/position.ts";
 import type { SharedEvent } from "../../../lib/sync/shared-event.ts";
 
@@ -111,10 +111,26 @@ describe("sync hub shard", () => {
     const events = Array.from({ length: MAX_BUFFERED_EVENTS + 10 }, (_, i) => ev(i + 1));
     h.publish("!a", { s: events.length, r: 0, t: 7, b: 0 }, 0, { from: 0, events, typing: ["@x"] });
     const n = events.length;
-    expect(h.poll("@u", [["!a", known(9)]], [], 0, 1, 1000).changed[0]!.events).toBeUndefined();
-    const d = h.poll("@u", [["!a", known(10)]], [], 0, 1, 1000).changed[0]!;
+    expect(h.poll("@u", [["!a", known(9)]], [], 0, 1, MAX_BUFFERED_EVENTS).changed[0]!.events).toBeUndefined();
+    const d = h.poll("@u", [["!a", known(10)]], [], 0, 1, MAX_BUFFERED_EVENTS).changed[0]!;
     expect(d.events).toHaveLength(n - 10);
     expect(d.typing).toEqual(["@x"]);
+  });
+
+  it("[sync: fast path] over all rooms a shard keeps at most MAX_BUFFERED_TOTAL events; the least recently active rooms lose theirs first", () => {
+    const h = new HubState();
+    const rooms = Math.ceil(MAX_BUFFERED_TOTAL / MAX_BUFFERED_EVENTS) + 2;
+    for (let i = 0; i < rooms; i++) {
+      const events = Array.from({ length: MAX_BUFFERED_EVENTS }, (_, j) => ev(j + 1));
+      h.publish(`!r${i}`, { s: events.length, r: 0, t: 0, b: 0 }, 0, { from: 0, events });
+    }
+    const held = (i: number) => h.poll("@u", [[`!r${i}`, known(0)]], [], 0, 1, MAX_BUFFERED_EVENTS).changed[0]!.events?.length ?? 0;
+    expect(held(0)).toBe(0);
+    expect(held(1)).toBe(0);
+    expect(held(rooms - 1)).toBe(MAX_BUFFERED_EVENTS);
+    let total = 0;
+    for (let i = 0; i < rooms; i++) total += held(i);
+    expect(total).toBeLessThanOrEqual(MAX_BUFFERED_TOTAL);
   });
 
   it("[sync: long-poll] armAhead arms at the positions of the answer, so the next change wakes", () => {
