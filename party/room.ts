@@ -450,10 +450,11 @@ export class Room extends Server<Env> {
   /** Sliding sync (MSC4186): this room's part for one connection, as JSON text (party/sync/sliding/room-feed.ts). */
   async slidingRoom(req: SlidingRoomRequest): Promise<string> {
     // Notification counts in the same call when asked (the counting memo is behind unreadCounts).
-    const counts = req.pushRules === undefined ? undefined : await this.unreadCounts({ userId: req.userId, pushRules: req.pushRules, perThread: false });
+    const counts = req.pushRules === undefined ? undefined : await this.unreadCounts({ userId: req.userId, pushRules: req.pushRules, perThread: false, point: true });
     return rpcErrors(() => {
       const answer = slidingRoom(this.#syncRoomView(), this.#sync().position(), req);
       if (counts !== undefined) answer.counts = counts?.room ?? null;
+      if (counts?.point) answer.countPoint = counts.point;
       return JSON.stringify(answer);
     });
   }
@@ -488,12 +489,11 @@ export class Room extends Server<Env> {
    * /sync: `userId`'s notification counts (party/room/push.ts), with their ruleset as JSON
    * text `{ global: ruleset }`; null when they are not joined.
    */
-  async unreadCounts(p: { userId: string; pushRules: string; perThread: boolean }): Promise<CountResult | null> {
+  async unreadCounts(p: { userId: string; pushRules: string; perThread: boolean; point?: boolean }): Promise<CountResult | null> {
     return rpcErrors(() => {
-      const ruleset = (JSON.parse(p.pushRules) as { global: Ruleset }).global;
-      this.#counts ??= new RoomCounts(this.#syncRoomView(), () => this.#room().rules);
+      const ruleset = this.#parsedRules(p.pushRules);
       const req = { userId: p.userId, ruleset, rulesetKey: p.pushRules, perThread: p.perThread, scanLimit: pushCountScanLimit(this.env) };
-      return this.#counts.counts(req) ?? null;
+      return this.#roomCounts().counts(req, p.point === true) ?? null;
     });
   }
 
@@ -506,8 +506,7 @@ export class Room extends Server<Env> {
   async notifications(p: { userId: string; pushRules: string; before: number; limit: number; onlyHighlight: boolean }): Promise<RoomNotification[]> {
     return rpcErrors(() => {
       const ruleset = (JSON.parse(p.pushRules) as { global: Ruleset }).global;
-      this.#counts ??= new RoomCounts(this.#syncRoomView(), () => this.#room().rules);
-      return this.#counts.notifications({ ...p, ruleset, rulesetKey: p.pushRules, perThread: false, scanLimit: pushCountScanLimit(this.env) });
+      return this.#roomCounts().notifications({ ...p, ruleset, rulesetKey: p.pushRules, perThread: false, scanLimit: pushCountScanLimit(this.env) });
     });
   }
 
@@ -517,6 +516,20 @@ export class Room extends Server<Env> {
   }
 
   #counts: RoomCounts | undefined;
+  /** Rulesets by their JSON text: each listener's sync hands in the same text again and again. */
+  readonly #rulesets = new Map<string, Ruleset>();
+  #parsedRules(text: string): Ruleset {
+    let r = this.#rulesets.get(text);
+    if (!r) {
+      r = (JSON.parse(text) as { global: Ruleset }).global;
+      if (this.#rulesets.size >= 256) this.#rulesets.delete(this.#rulesets.keys().next().value!);
+      this.#rulesets.set(text, r);
+    }
+    return r;
+  }
+  #roomCounts(): RoomCounts {
+    return (this.#counts ??= new RoomCounts(this.#syncRoomView(), () => this.#room().rules));
+  }
   #pushMembers(): PushMembers {
     return PushMembers.of(this.ctx.storage.sql);
   }
@@ -527,7 +540,7 @@ export class Room extends Server<Env> {
   #syncSource: RoomSyncSource | undefined;
   #sync(): RoomSyncSource {
     const { head } = this.#room();
-    return (this.#syncSource ??= new RoomSyncSource(this.env, { roomId: this.name, store: this.store, sql: this.ctx.storage.sql, head }));
+    return (this.#syncSource ??= new RoomSyncSource(this.env, { roomId: this.name, store: this.store, sql: this.ctx.storage.sql, head }, (sender) => this.#roomCounts().senderLevel(sender)));
   }
 
   #afterReceipt<T>(result: T): T {

@@ -43,6 +43,21 @@ export interface CountResult {
   room: UnreadCounts;
   /** Per thread root (never "main"), only threads with a non-zero count; set with `perThread`. */
   threads?: Record<string, UnreadCounts>;
+  /** Where the counts stand, when the caller asked (to count on from them itself). */
+  point?: CountPoint;
+}
+
+/**
+ * What a reader needs to count on from room-wide counts without the room: the event
+ * stream they were counted up to, how many candidate events that took (the scan limit
+ * bounds it), and the push context of current state. Valid until a state event.
+ */
+export interface CountPoint {
+  at: number;
+  examined: number;
+  displayName: string | null;
+  roomMemberCount: number;
+  notificationPowerLevels?: JsonObject;
 }
 
 /** Whether an event at `stream` in `threadId` is after the user's receipts. */

@@ -29,6 +29,12 @@ export interface SharedEvent {
   originServerTs: number;
   /** The sending device and its transaction ID (only that device sees it). */
   txn?: { deviceId: string; txnId: string };
+  /**
+   * The sender's power level when the room published the event (MAX_SAFE_INTEGER for a
+   * v12 creator): what a reader's push rules need (`sender_notification_permission`),
+   * so that a User actor can count on without asking the room.
+   */
+  senderLevel?: number;
 }
 
 /** One receipt as the room published it; private ones go only to their owner. */

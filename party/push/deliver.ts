@@ -11,6 +11,7 @@
  * A pushkey the gateway lists in `rejected` is removed (the spec: the homeserver MUST
  * remove it).
  */
+import type { CountsRpc } from "./sync-counts.ts";
 import type { JsonObject } from "../../lib/json.ts";
 import { isJsonObject } from "../../lib/json.ts";
 import { evaluatePushRules } from "../../lib/push/evaluate.ts";
@@ -62,8 +63,8 @@ export async function deliverPushNotice(env: Env, sql: SqlStorage, userId: strin
   if (!outcome.notify) return { notified: false, removed: 0, noPushers: false };
 
   // counts.unread: the user's notification count in this room, from the same lazy count /sync uses.
-  const counts = await roomActor(env, n.roomId)
-    .unreadCounts({ userId, pushRules: JSON.stringify(pushRulesContent(userId, loadPushRules(sql))), perThread: false })
+  const counts = await (roomActor(env, n.roomId) as unknown as CountsRpc)
+    .unreadCounts({ userId, pushRules: JSON.stringify(pushRulesContent(userId, loadPushRules(sql))), perThread: false, point: false })
     .catch(() => null);
   const tweaks = tweaksOf(outcome.actions);
   // One request per gateway URL, carrying every device on it (the spec's devices array).

@@ -8,7 +8,7 @@
 import { clientEventFromPdu } from "../../lib/event-format.ts";
 import type { JsonObject } from "../../lib/json.ts";
 import { stateKey, type Pdu } from "../../lib/pdu.ts";
-import { addCounts, countUnread, isUnread, readPositions, type CountResult, type CountedEvent } from "../../lib/push/counts.ts";
+import { addCounts, countUnread, isUnread, readPositions, type CountPoint, type CountResult, type CountedEvent } from "../../lib/push/counts.ts";
 import { evaluatePushRules } from "../../lib/push/evaluate.ts";
 import type { PushAction } from "../../lib/push/types.ts";
 import type { Ruleset } from "../../lib/push/types.ts";
@@ -72,7 +72,7 @@ export class RoomCounts {
    * `scanLimit` candidate events after the user's join and unthreaded receipt (oldest
    * first, so that counting on from a memo gives what a rescan would).
    */
-  counts(req: CountRequest): CountResult | undefined {
+  counts(req: CountRequest, point = false): CountResult | undefined {
     const { room } = this;
     const joinedAt = this.#joinStream(req.userId);
     if (joinedAt === undefined) return undefined;
@@ -88,7 +88,7 @@ export class RoomCounts {
     const key = JSON.stringify([read, joinedAt, req.perThread, req.scanLimit, req.rulesetKey, room.head.version?.version ?? 0]);
     const head = room.head.stream;
     const hit = this.#memo.get(req.userId);
-    if (hit && hit.key === key && hit.upTo === head) return hit.result;
+    if (hit && hit.key === key && hit.upTo === head) return point ? this.#withPoint(hit, req.userId) : hit.result;
 
     const ctx = this.#context(req.userId);
     let entry: { key: string; upTo: number; examined: number; result: CountResult };
@@ -108,8 +108,28 @@ export class RoomCounts {
     this.#memo.delete(req.userId);
     this.#memo.set(req.userId, entry);
     if (this.#memo.size > MEMO_MAX) this.#memo.delete(this.#memo.keys().next().value!);
-    return entry.result;
+    return point ? this.#withPoint(entry, req.userId) : entry.result;
   }
+
+  #withPoint(entry: { upTo: number; examined: number; result: CountResult }, userId: string): CountResult {
+    const ctx = this.#context(userId);
+    const point: CountPoint = { at: entry.upTo, examined: entry.examined, displayName: ctx.displayName, roomMemberCount: ctx.roomMemberCount };
+    if (ctx.notificationPowerLevels) point.notificationPowerLevels = ctx.notificationPowerLevels;
+    return { ...entry.result, point };
+  }
+
+  /**
+   * A sender's power level at current state, as push rules read it (MAX_SAFE_INTEGER for
+   * a v12 creator, whose level is infinite); the levels are read once per state version.
+   */
+  senderLevel(sender: string): number {
+    const version = this.room.head.version?.version ?? 0;
+    if (this.#levels?.version !== version) this.#levels = { version, levels: powerLevelsIn(this.#stateView(), this.rules()) };
+    const level = this.#levels.levels.user(sender);
+    return Number.isFinite(level) ? level : Number.MAX_SAFE_INTEGER;
+  }
+
+  #levels: { version: number; levels: ReturnType<typeof powerLevelsIn> } | undefined;
 
   /** Whether a redaction came after `stream` (it may remove a counted event: recount). */
   #redactionAfter(stream: number): boolean {
@@ -162,13 +182,12 @@ export class RoomCounts {
         limit,
       )
       .toArray();
-    const levels = powerLevelsIn(this.#stateView(), this.rules());
     const out: CountedEvent[] = [];
     for (const r of rows) {
       const stored = room.store.event(r.event_id);
       if (!stored) continue;
       const event = clientEventFromPdu(stored.pdu) as unknown as JsonObject;
-      out.push({ stream: r.stream, event, threadId: this.#threadOf(stored.pdu), senderPowerLevel: levels.user(r.sender) });
+      out.push({ stream: r.stream, event, threadId: this.#threadOf(stored.pdu), senderPowerLevel: this.senderLevel(r.sender) });
     }
     return out;
   }

@@ -25,8 +25,11 @@ export class RoomSyncSource {
   readonly #publisher: RoomPublisher;
   readonly #feedSource: FeedSource;
 
-  constructor(env: Env, room: ReadRoom) {
+  readonly #senderLevel: ((sender: string) => number) | undefined;
+
+  constructor(env: Env, room: ReadRoom, senderLevel?: (sender: string) => number) {
     this.#room = room;
+    this.#senderLevel = senderLevel;
     const receipts = new Receipts(room.sql);
     const reads = () => new RoomReads(this.#room);
     this.#publisher = new RoomPublisher(
@@ -74,6 +77,7 @@ export class RoomSyncSource {
     };
     if (e.pdu.state_key !== undefined) out.stateKey = e.pdu.state_key;
     if (e.txn) out.txn = { deviceId: e.txn.deviceId, txnId: e.txn.txnId };
+    if (this.#senderLevel) out.senderLevel = this.#senderLevel(e.pdu.sender);
     return out;
   }
 

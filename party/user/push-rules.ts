@@ -62,6 +62,7 @@ export function applyPushRuleEdit(stored: StoredPushRules, edit: PushRuleEdit): 
 
 /** Replaces the stored rules (a user has at most a few hundred) and publishes m.push_rules. */
 export function savePushRules(sql: SqlStorage, userId: string, stored: StoredPushRules): void {
+  rulesJson.delete(sql);
   sql.exec("DELETE FROM push_rules");
   sql.exec("DELETE FROM push_rule_defaults");
   for (const kind of RULE_KINDS) {
@@ -91,6 +92,22 @@ export function savePushRules(sql: SqlStorage, userId: string, stored: StoredPus
   );
 }
 
+/** Per actor storage: `pushRulesContent` as JSON, until the rules are saved or deleted again. */
+const rulesJson = new WeakMap<SqlStorage, { userId: string; text: string }>();
+
+/**
+ * `{ global: ruleset }` as JSON text — what rooms count notifications with — read once
+ * per change of the rules (every sync of every device needs it; building it merges the
+ * defaults anew).
+ */
+export function pushRulesJson(sql: SqlStorage, userId: string): string {
+  const hit = rulesJson.get(sql);
+  if (hit && hit.userId === userId) return hit.text;
+  const text = JSON.stringify(pushRulesContent(userId, loadPushRules(sql)));
+  rulesJson.set(sql, { userId, text });
+  return text;
+}
+
 /** The merged ruleset the user has now. */
 export function currentRuleset(sql: SqlStorage, userId: string): Ruleset {
   return mergeRuleset(userId, loadPushRules(sql));
@@ -102,6 +119,7 @@ export function pushRulesContent(userId: string, stored: StoredPushRules): { glo
 }
 
 export function deletePushRules(sql: SqlStorage): void {
+  rulesJson.delete(sql);
   sql.exec("DELETE FROM push_rules");
   sql.exec("DELETE FROM push_rule_defaults");
 }

@@ -161,4 +161,39 @@ describe("sliding sync hub fast path", () => {
     expect(SLIDING_COUNTERS.roomCalls - before.roomCalls).toBe(0);
     expect(SLIDING_COUNTERS.countCalls - before.countCalls).toBe(0);
   }, 90_000);
+
+  it("[sliding: counts on] new messages are counted by the User actor from the hub's news, as the room counts them; a state change asks the room", async () => {
+    const [alice, bob] = await Promise.all([newUser("sc"), newUser("sc")]);
+    const roomId = await createRoom(alice, { preset: "public_chat" });
+    await bob.ok("POST", `${V3}/join/${enc(roomId)}`, {});
+    const req = { lists: { all: { ranges: [[0, 9]], timeline_limit: 5, required_state: [] } } };
+    let pos = (await sss(bob, req)).pos;
+    // The first counts after the join come from the room (with its push context).
+    await sendMessage(alice, roomId, "warm");
+    pos = (await until(bob, req, pos, roomId, "warm")).pos;
+
+    const before = { ...SLIDING_COUNTERS };
+    await sendMessage(alice, roomId, "plain");
+    let r = await until(bob, req, pos, roomId, "plain");
+    pos = r.pos;
+    expect([r.rooms[roomId]!.notification_count, r.rooms[roomId]!.highlight_count]).toEqual([2, 0]);
+    await alice.ok("PUT", roomPath(roomId, `send/m.room.message/m${Date.now()}`), { msgtype: "m.text", body: "you there?", "m.mentions": { user_ids: [bob.userId] } });
+    r = await until(bob, req, pos, roomId, "you there?");
+    pos = r.pos;
+    expect([r.rooms[roomId]!.notification_count, r.rooms[roomId]!.highlight_count]).toEqual([3, 1]);
+    expect(SLIDING_COUNTERS.countCalls - before.countCalls).toBe(0);
+    expect(SLIDING_COUNTERS.roomCalls - before.roomCalls).toBe(0);
+    expect(SLIDING_COUNTERS.countedOn - before.countedOn).toBeGreaterThanOrEqual(2);
+    // The room's own count (through /sync v2) agrees.
+    const v2 = (await bob.ok("GET", `${V3}/sync`)) as { rooms: { join: Record<string, JsonObject> } };
+    expect(v2.rooms.join[roomId]!.unread_notifications).toEqual({ notification_count: 3, highlight_count: 1 });
+
+    // A state event (what the push context is read from): the room answers again.
+    const mid = { ...SLIDING_COUNTERS };
+    await alice.ok("PUT", roomPath(roomId, "state/m.room.topic/"), { topic: "t" });
+    await sendMessage(alice, roomId, "after");
+    r = await until(bob, req, pos, roomId, "after");
+    expect([r.rooms[roomId]!.notification_count, r.rooms[roomId]!.highlight_count]).toEqual([4, 1]);
+    expect(SLIDING_COUNTERS.roomCalls - mid.roomCalls).toBeGreaterThanOrEqual(1);
+  }, 60_000);
 });

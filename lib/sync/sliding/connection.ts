@@ -27,6 +27,9 @@ export interface SentRoom {
   cr?: number;
   /** Fingerprint of the push rules `n` was counted under (lib/sync/sliding/fast-room.ts `rulesKey`). */
   nh?: string;
+  /** The event stream `n` was counted up to and the candidate events that took (lib/push/counts.ts CountPoint). */
+  cs?: number;
+  ce?: number;
 }
 
 export interface ConnectionState {

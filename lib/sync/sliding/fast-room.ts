@@ -10,6 +10,10 @@
  */
 import type { ClientEventWithoutRoomId } from "../../event-format.ts";
 import type { JsonObject } from "../../json.ts";
+import type { PushContext } from "../../push/conditions.ts";
+import type { CountPoint } from "../../push/counts.ts";
+import { evaluatePushRules } from "../../push/evaluate.ts";
+import type { Ruleset } from "../../push/types.ts";
 import { streamToken } from "../../pagination-token.ts";
 import type { PublishedPosition, RoomPosition } from "../position.ts";
 import { receiptContent, type HubRoomDelta, type SharedEvent, type SharedReceipt } from "../shared-event.ts";
@@ -164,6 +168,49 @@ export function countsUnchanged(news: RoomNews | undefined, userId: string, pos:
   const r = news.receipts;
   if (!r || r.to !== pos.r || r.from > countedR) return false;
   return !r.entries.some((e) => e.pos > countedR && e.userId === userId);
+}
+
+/**
+ * The user's counts at `pos`, counted on from counts the room gave (or this function
+ * gave) at stream `from.at`, from the hub's news: each new event of another sender is
+ * run through the user's rules with the room's push context — as the room would count
+ * it (lib/push/counts.ts: the first `scanLimit` candidates after the receipt; new events
+ * are after every receipt). Undefined when only the room can count: news not covering
+ * (`from.at`, `pos.s`], a state event there (member count, names and power levels live in
+ * state) or a redaction (it may remove a counted event), a receipt of the user's own
+ * since, or an event without its sender's level.
+ */
+export function countOn(i: {
+  userId: string;
+  roomId: string;
+  news: RoomNews | undefined;
+  pos: RoomPosition;
+  from: { n: [number, number]; at: number; examined: number; countedR: number };
+  point: Omit<CountPoint, "at" | "examined">;
+  ruleset: Ruleset;
+  scanLimit: number;
+}): { n: [number, number]; at: number; examined: number } | undefined {
+  const { news, pos, from } = i;
+  if (!news || news.s !== pos.s || news.from > from.at || from.at > pos.s) return undefined;
+  if (pos.r > from.countedR) {
+    const r = news.receipts;
+    if (!r || r.to !== pos.r || r.from > from.countedR) return undefined;
+    if (r.entries.some((e) => e.pos > from.countedR && e.userId === i.userId)) return undefined;
+  }
+  const fresh = news.events.filter((e) => e.stream > from.at);
+  if (fresh.some((e) => e.stateKey !== undefined || e.type === "m.room.redaction")) return undefined;
+  const candidates = fresh.filter((e) => e.sender !== i.userId).slice(0, Math.max(0, i.scanLimit - from.examined));
+  let [notifications, highlights] = from.n;
+  for (const e of candidates) {
+    if (e.senderLevel === undefined) return undefined;
+    const event = { ...(JSON.parse(e.json) as JsonObject), room_id: i.roomId };
+    const ctx: PushContext = { userId: i.userId, displayName: i.point.displayName, roomMemberCount: i.point.roomMemberCount, senderPowerLevel: e.senderLevel };
+    if (i.point.notificationPowerLevels) ctx.notificationPowerLevels = i.point.notificationPowerLevels;
+    const out = evaluatePushRules(event, ctx, i.ruleset);
+    if (out.notify) notifications++;
+    if (out.highlight) highlights++;
+  }
+  return { n: [notifications, highlights], at: pos.s, examined: from.examined + candidates.length };
 }
 
 function personalise(ev: ClientEventWithoutRoomId, e: SharedEvent, userId: string, deviceId: string, now: number): ClientEventWithoutRoomId {

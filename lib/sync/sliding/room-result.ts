@@ -6,7 +6,7 @@
  */
 import type { ClientEventWithoutRoomId } from "../../event-format.ts";
 import type { JsonObject } from "../../json.ts";
-import type { UnreadCounts } from "../../push/counts.ts";
+import type { CountPoint, UnreadCounts } from "../../push/counts.ts";
 import type { PublishedPosition, SyncMembership } from "../position.ts";
 import type { StrippedStateEvent } from "../response.ts";
 import type { RequiredState } from "./request.ts";
@@ -76,6 +76,8 @@ export interface SlidingRoomAnswer {
   deviceListChanged?: string[];
   /** Notification counts (asked with `pushRules`); null when the user is not joined. */
   counts?: UnreadCounts | null;
+  /** Where those counts stand (the reader counts on from here while no state changes). */
+  countPoint?: CountPoint;
 }
 
 /** A room entry of the response. */

@@ -8,4 +8,6 @@ export const SLIDING_COUNTERS = {
   countCalls: 0,
   /** Counts kept as sent without asking the room (only the user's own events or others' receipts since). */
   countsKept: 0,
+  /** Counts counted on by the User actor from the hub's news (lib/sync/sliding/fast-room.ts countOn). */
+  countedOn: 0,
 };

@@ -13,20 +13,22 @@
 import { MatrixError } from "../../../lib/errors.ts";
 import type { RoomAnswerFacts } from "../../../lib/e2ee/device-list-tracking.ts";
 import type { JsonObject, JsonValue } from "../../../lib/json.ts";
-import type { UnreadCounts } from "../../../lib/push/counts.ts";
+import type { CountPoint, UnreadCounts } from "../../../lib/push/counts.ts";
+import type { Ruleset } from "../../../lib/push/types.ts";
 import { JsonParseError, parseJsonStrict } from "../../../lib/json-parse.ts";
 import { MAX_BUFFERED_EVENTS, MAX_BUFFERED_RECEIPTS, shardOf } from "../../../lib/sync/hub.ts";
 import { isSyncMembership, type PublishedPosition, type RoomPosition, type SyncMembership } from "../../../lib/sync/position.ts";
 import { MAX_SYNC_TIMEOUT_MS } from "../../../lib/sync/request.ts";
 import type { RoomSyncResult } from "../../../lib/sync/response.ts";
 import { cloneConnectionState, emptyConnectionState, encodeConnectionState, inScope, rememberLazy, roomAction, type ConnectionState, type RoomAction } from "../../../lib/sync/sliding/connection.ts";
-import { countsUnchanged, fastSlidingRoom, mergeNews, rulesKey, type RoomNews } from "../../../lib/sync/sliding/fast-room.ts";
+import { countOn, countsUnchanged, fastSlidingRoom, mergeNews, rulesKey, type RoomNews } from "../../../lib/sync/sliding/fast-room.ts";
 import { applyList, combineConfigs, needsRoomMeta, sortByRecency, type ListRoom } from "../../../lib/sync/sliding/lists.ts";
 import { DEFAULT_TO_DEVICE_LIMIT, parseSlidingRequest, type ExtensionScope, type RoomConfig, type SlidingRequest } from "../../../lib/sync/sliding/request.ts";
 import { roomResultJson, type RoomResultJson, type SlidingRoomAnswer, type SlidingRoomRequest } from "../../../lib/sync/sliding/room-result.ts";
 import type { Env } from "../../env.ts";
 import { attachUnreadCounts } from "../../push/sync-counts.ts";
-import { loadPushRules, pushRulesContent } from "../../user/push-rules.ts";
+import { pushRulesJson } from "../../user/push-rules.ts";
+import { pushCountScanLimit } from "../../room/push.ts";
 import { accountDataPosition } from "../account-data.ts";
 import { deviceKeysActor, roomActor, syncHubActor, syncHubShards } from "../../stubs.ts";
 import type { E2eeAnswers } from "../e2ee.ts";
@@ -81,6 +83,8 @@ export class SlidingSync {
   readonly #positions = new Map<string, PublishedPosition>();
   readonly #seeds = new Map<string, PublishedPosition>();
   readonly #meta = new Map<string, RoomMeta>();
+  /** Per joined room, the push context and position of the last counts the room gave (lib/push/counts.ts CountPoint). */
+  readonly #countPoints = new Map<string, CountPoint>();
   /** Per joined room, the events, receipts and typing set the hub polls brought (the fast path). */
   readonly #news = new Map<string, RoomNews>();
   /**
@@ -261,7 +265,9 @@ export class SlidingSync {
     }
     // A room asked anyway counts in the same call; the others (receipts moved) are asked for counts alone.
     let pushRules: string | undefined;
-    const rules = () => (pushRules ??= JSON.stringify(pushRulesContent(this.userId, loadPushRules(this.ctx.storage.sql))));
+    const rules = () => (pushRules ??= pushRulesJson(this.ctx.storage.sql, this.userId));
+    let rulesFingerprint: string | undefined;
+    const rk = () => (rulesFingerprint ??= rulesKey(rules()));
     for (const roomId of countRooms) {
       const ask = asks.get(roomId);
       if (ask && !fast.has(roomId)) ask.req.pushRules = rules();
@@ -273,27 +279,54 @@ export class SlidingSync {
 
     // Notification counts for joined rooms whose events or receipts moved.
     const counts = new Map<string, UnreadCounts>();
+    /** Where each room's counts stand (SentRoom cs/ce), when known. */
+    const countAt = new Map<string, { cs: number; ce: number }>();
     const countTargets: Array<[string, null, RoomSyncResult]> = [];
+    let ruleset: Ruleset | undefined;
     for (const roomId of countRooms) {
       const a = answers.get(roomId);
       if (a?.counts !== undefined) {
         if (a.counts) counts.set(roomId, a.counts);
+        if (a.counts && a.countPoint) this.#notePoint(roomId, a.countPoint, countAt);
         continue;
       }
       const p = a?.position ?? this.#positions.get(roomId);
       if (!p) continue;
       // Only the user's own events or others' receipts since the counts were sent, under the same rules: they hold.
       const sent = prev.rooms.get(roomId);
-      if (sent?.n && sent.cr !== undefined && sent.nh === rulesKey(rules()) && countsUnchanged(this.#news.get(roomId), this.userId, p, sent.s, sent.cr)) {
+      if (sent?.n && sent.cr !== undefined && sent.nh === rk() && countsUnchanged(this.#news.get(roomId), this.userId, p, sent.s, sent.cr)) {
         counts.set(roomId, { notification_count: sent.n[0], highlight_count: sent.n[1] });
+        if (sent.cs !== undefined && sent.ce !== undefined) countAt.set(roomId, { cs: sent.cs, ce: sent.ce });
         SLIDING_COUNTERS.countsKept++;
         continue;
+      }
+      // New messages only: counted on here from the room's last counts, with its push context.
+      const point = this.#countPoints.get(roomId);
+      if (sent?.n && sent.cr !== undefined && sent.cs !== undefined && sent.ce !== undefined && point && point.at <= sent.cs && sent.nh === rk()) {
+        const on = countOn({
+          userId: this.userId,
+          roomId,
+          news: this.#news.get(roomId),
+          pos: p,
+          from: { n: sent.n, at: sent.cs, examined: sent.ce, countedR: sent.cr },
+          point,
+          ruleset: (ruleset ??= (JSON.parse(rules()) as { global: Ruleset }).global),
+          scanLimit: pushCountScanLimit(this.env),
+        });
+        if (on) {
+          counts.set(roomId, { notification_count: on.n[0], highlight_count: on.n[1] });
+          countAt.set(roomId, { cs: on.at, ce: on.examined });
+          SLIDING_COUNTERS.countedOn++;
+          continue;
+        }
       }
       countTargets.push([roomId, null, { membership: "join", memberStream: byRoom.get(roomId)!.stream, position: p }]);
     }
     SLIDING_COUNTERS.countCalls += countTargets.length;
-    await attachUnreadCounts(this.env, this.ctx.storage.sql, this.userId, countTargets, false);
+    const points = new Map<string, CountPoint>();
+    await attachUnreadCounts(this.env, this.ctx.storage.sql, this.userId, countTargets, false, points);
     for (const [id, , r] of countTargets) if (r.unreadNotifications) counts.set(id, r.unreadNotifications);
+    for (const [id, point] of points) this.#notePoint(id, point, countAt);
 
     // Room results.
     const rooms: Record<string, RoomResultJson> = {};
@@ -308,12 +341,12 @@ export class SlidingSync {
       const c = counts.get(roomId);
       const countsChanged = c !== undefined && (sent?.n?.[0] !== c.notification_count || sent?.n?.[1] !== c.highlight_count);
       if (a && !fast.has(roomId)) this.#noteMeta(roomId, a);
-      const counted = c ? { n: [c.notification_count, c.highlight_count] as [number, number], cr: (a?.position ?? this.#positions.get(roomId))?.r ?? 0, nh: rulesKey(rules()) } : {};
+      const counted = c ? { n: [c.notification_count, c.highlight_count] as [number, number], cr: (a?.position ?? this.#positions.get(roomId))?.r ?? 0, nh: rk(), ...countAt.get(roomId) } : {};
       if (ask?.req.room && a?.room) {
         const initial = ask.action.kind === "initial";
         rooms[roomId] = roomResultJson({ answer: a, initial, isDm, dmChanged: sent?.dm !== isDm, lists: roomLists.get(roomId) ?? [], counts: c });
         next.rooms.set(roomId, {
-          ...(sent?.n ? { n: sent.n, cr: sent.cr, ...(sent.nh !== undefined ? { nh: sent.nh } : {}) } : {}),
+          ...(sent?.n ? { n: sent.n, cr: sent.cr, ...(sent.nh !== undefined ? { nh: sent.nh } : {}), ...(sent.cs !== undefined && sent.ce !== undefined ? { cs: sent.cs, ce: sent.ce } : {}) } : {}),
           m: a.membership,
           ms: a.memberStream,
           // Everything up to the room's published position was considered (no re-ask for it).
@@ -377,8 +410,19 @@ export class SlidingSync {
       .flatMap((r) => (isSyncMembership(r.membership) ? [{ roomId: r.room_id, membership: r.membership, stream: r.stream, updatedTs: r.updated_ts }] : []));
   }
 
-  /** Rooms named in the user's m.direct account data. */
+  /** Rooms named in the user's m.direct account data (read again only after an account-data change). */
   #dmRooms(): Set<string> {
+    const at = accountDataPosition(this.ctx.storage.sql);
+    if (this.#dmCache?.at === at) return this.#dmCache.rooms;
+    const rooms = this.#readDmRooms();
+    this.#dmCache = { at, rooms };
+    return rooms;
+  }
+
+  #dmCache: { at: number; rooms: Set<string> } | undefined;
+  #tagCache: { at: number; tags: Map<string, string[]> } | undefined;
+
+  #readDmRooms(): Set<string> {
     const row = this.ctx.storage.sql.exec<{ content: string }>("SELECT content FROM account_data WHERE room_id = '' AND type = 'm.direct'").toArray()[0];
     const out = new Set<string>();
     if (!row) return out;
@@ -387,8 +431,16 @@ export class SlidingSync {
     return out;
   }
 
-  /** Each room's tag names (m.tag room account data). */
+  /** Each room's tag names (m.tag room account data; read again only after an account-data change). */
   #tags(): Map<string, string[]> {
+    const at = accountDataPosition(this.ctx.storage.sql);
+    if (this.#tagCache?.at === at) return this.#tagCache.tags;
+    const tags = this.#readTags();
+    this.#tagCache = { at, tags };
+    return tags;
+  }
+
+  #readTags(): Map<string, string[]> {
     const out = new Map<string, string[]>();
     for (const r of this.ctx.storage.sql.exec<{ room_id: string; content: string }>("SELECT room_id, content FROM account_data WHERE type = 'm.tag' AND room_id != ''")) {
       const tags = (JSON.parse(r.content) as { tags?: unknown }).tags;
@@ -548,6 +600,13 @@ export class SlidingSync {
     });
     const answers = await this.#askRooms(missing.map((roomId) => [roomId, { userId: this.userId, deviceId }] as const));
     for (const [roomId, a] of answers) this.#noteMeta(roomId, a);
+  }
+
+  /** Counts the room gave: where they stand, and its push context for counting on (memory only). */
+  #notePoint(roomId: string, point: CountPoint, countAt: Map<string, { cs: number; ce: number }>): void {
+    countAt.set(roomId, { cs: point.at, ce: point.examined });
+    if (this.#countPoints.size > 100_000) this.#countPoints.clear();
+    this.#countPoints.set(roomId, point);
   }
 
   #noteMeta(roomId: string, a: SlidingRoomAnswer): void {

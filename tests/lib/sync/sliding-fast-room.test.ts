@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { SharedEvent, SharedReceipt } from "../../../lib/sync/shared-event.ts";
 import type { SentRoom } from "../../../lib/sync/sliding/connection.ts";
-import { countsUnchanged, fastSlidingRoom, mergeNews, rulesKey, type FastSlidingInput, type RoomNews } from "../../../lib/sync/sliding/fast-room.ts";
+import { countOn, countsUnchanged, fastSlidingRoom, mergeNews, rulesKey, type FastSlidingInput, type RoomNews } from "../../../lib/sync/sliding/fast-room.ts";
+import { countUnread, readPositions, type CountedEvent } from "../../../lib/push/counts.ts";
+import { defaultRuleset } from "../../../lib/push/default-rules.ts";
 
 const ME = "@me:x";
 const OTHER = "@other:x";
@@ -126,5 +128,48 @@ describe("sliding sync fast path: room result", () => {
     expect(countsUnchanged(own, ME, { s: 12, r: 3, t: 0 }, 7, 1)).toBe(false);
     expect(countsUnchanged(undefined, ME, { s: 12, r: 3, t: 0 }, 10, 1)).toBe(false);
     expect(rulesKey("{}")).not.toBe(rulesKey("{ }"));
+  });
+
+  describe("counting on (countOn)", () => {
+    const rules = defaultRuleset(ME);
+    const point = { displayName: "Me", roomMemberCount: 3 };
+    const lv = (e: SharedEvent): SharedEvent => ({ ...e, senderLevel: 0 });
+    const from = { n: [2, 0] as [number, number], at: 10, examined: 2, countedR: 1 };
+    const base = { userId: ME, roomId: "!r:x", point, ruleset: rules, scanLimit: 1000, from };
+    const news: RoomNews = {
+      from: 8,
+      s: 13,
+      events: [ev(9), ev(10), ev(11), ev(12, { sender: ME }), ev(13, { content: { body: "hi", "m.mentions": { user_ids: [ME] } } })].map(lv),
+    };
+
+    it("[sliding: counts on] new messages of others are counted with the room's rules and context, as the room would count them", () => {
+      const on = countOn({ ...base, news, pos: { s: 13, r: 1, t: 0 } });
+      // What the room counts over the same candidates (others' events after stream 10).
+      const asRoom = countUnread(
+        news.events.filter((e) => e.stream > 10 && e.sender !== ME).map((e): CountedEvent => ({ stream: e.stream, event: { ...JSON.parse(e.json), room_id: "!r:x" }, threadId: "main", senderPowerLevel: 0 })),
+        readPositions([]),
+        { userId: ME, ...point },
+        rules,
+        false,
+      );
+      expect(on).toEqual({ n: [2 + asRoom.room.notification_count, asRoom.room.highlight_count], at: 13, examined: 4 });
+      expect(on!.n).toEqual([4, 1]);
+    });
+
+    it("[sliding: counts on] only the room counts after a state event, a redaction, the user's own receipt, a gap in the news or an event without its sender's level", () => {
+      const pos = { s: 13, r: 1, t: 0 };
+      expect(countOn({ ...base, news: { ...news, events: [...news.events.slice(0, 3), lv(ev(12, { type: "m.room.topic", stateKey: "" })), news.events[4]!] }, pos })).toBeUndefined();
+      expect(countOn({ ...base, news: { ...news, events: [...news.events.slice(0, 3), lv(ev(12, { type: "m.room.redaction" })), news.events[4]!] }, pos })).toBeUndefined();
+      expect(countOn({ ...base, news: { ...news, receipts: { from: 1, to: 2, entries: [rcpt(2, ME)] } }, pos: { ...pos, r: 2 } })).toBeUndefined();
+      expect(countOn({ ...base, news: { ...news, receipts: { from: 1, to: 2, entries: [rcpt(2)] } }, pos: { ...pos, r: 2 } })).toEqual({ n: [4, 1], at: 13, examined: 4 });
+      expect(countOn({ ...base, news: { ...news, from: 11 }, pos })).toBeUndefined();
+      expect(countOn({ ...base, news, pos: { ...pos, s: 14 } })).toBeUndefined();
+      expect(countOn({ ...base, news: { ...news, events: news.events.map((e) => ({ ...e, senderLevel: undefined })) }, pos })).toBeUndefined();
+    });
+
+    it("[sliding: counts on] past the scan limit the counts stop growing, like the room's", () => {
+      expect(countOn({ ...base, scanLimit: 3, news, pos: { s: 13, r: 1, t: 0 } })).toEqual({ n: [3, 0], at: 13, examined: 3 });
+      expect(countOn({ ...base, scanLimit: 2, news, pos: { s: 13, r: 1, t: 0 } })).toEqual({ n: [2, 0], at: 13, examined: 2 });
+    });
   });
 });
