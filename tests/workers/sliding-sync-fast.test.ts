@@ -1,11 +1,11 @@
 // The hub fast path of simplified sliding sync (MSC4186): new messages in a room already
 // sent to a connection come from the hub shard's buffer, with the same room result the
 // room would compute, and without a `Room.slidingRoom` call per listener.
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../lib/json.ts";
 import { roomResultJson, type SlidingRoomAnswer } from "../../lib/sync/sliding/room-result.ts";
-import { roomActor } from "../../party/stubs.ts";
+import { roomActor, userActor } from "../../party/stubs.ts";
 import { SLIDING_COUNTERS } from "../../party/sync/sliding/counters.ts";
 import { createRoom, enc, newUser, roomEvents, roomPath, sendMessage, V3, type TestUser } from "./room-helpers.ts";
 
@@ -195,5 +195,42 @@ describe("sliding sync hub fast path", () => {
     r = await until(bob, req, pos, roomId, "after");
     expect([r.rooms[roomId]!.notification_count, r.rooms[roomId]!.highlight_count]).toEqual([4, 1]);
     expect(SLIDING_COUNTERS.roomCalls - mid.roomCalls).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it("[sliding: tokens] a response carrying only new messages writes no row: its pos carries the change, and continuing from it loses and repeats nothing", async () => {
+    const [alice, bob] = await Promise.all([newUser("si"), newUser("si")]);
+    const roomId = await createRoom(alice, { preset: "public_chat" });
+    await bob.ok("POST", `${V3}/join/${enc(roomId)}`, {});
+    const req = { lists: { all: { ranges: [[0, 9]], timeline_limit: 5, required_state: [] } } };
+    let pos = (await sss(bob, req)).pos;
+    await sendMessage(alice, roomId, "warm");
+    pos = (await until(bob, req, pos, roomId, "warm")).pos;
+    const rows = () =>
+      runInDurableObject(userActor(env, bob.userId), (_u, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sliding_states").one().n);
+    const before = await rows();
+    const seen: string[] = [];
+    for (const body of ["one", "two", "three"]) {
+      await sendMessage(alice, roomId, body);
+      const r = await until(bob, req, pos, roomId, body);
+      expect(r.pos).toContain("~");
+      seen.push(...(bodies(r.rooms[roomId]) as string[]));
+      pos = r.pos;
+    }
+    expect(await rows()).toBe(before);
+    expect(seen).toEqual(["one", "two", "three"]);
+    // The same inline pos again (a retry) answers from the same point.
+    await sendMessage(alice, roomId, "four");
+    const a = await until(bob, req, pos, roomId, "four");
+    const b = await until(bob, req, pos, roomId, "four");
+    expect(bodies(a.rooms[roomId])).toEqual(["four"]);
+    expect(bodies(b.rooms[roomId])).toEqual(["four"]);
+    // A room new to the connection is stored as a new version (and the pos starts clean).
+    const second = await createRoom(alice, { preset: "public_chat" });
+    await bob.ok("POST", `${V3}/join/${enc(second)}`, {});
+    let r: Res | undefined;
+    for (let i = 0; i < 8 && !r?.rooms[second]; i++) r = await sss(bob, req, { pos: r?.pos ?? a.pos, timeout: 5000 });
+    expect(r!.rooms[second]).toBeDefined();
+    expect(r!.pos).not.toContain("~");
+    expect(await rows()).toBeGreaterThan(0);
   }, 60_000);
 });

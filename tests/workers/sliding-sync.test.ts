@@ -319,12 +319,18 @@ describe("simplified sliding sync", () => {
     expect(bodies(retry.rooms[roomId])).toEqual(bodies(r2.rooms[roomId]));
     const r3 = await sss(alice, body, { pos: retry.pos, timeout: 0 });
     expect(r3.rooms).toEqual({});
-    // Once the client moved on from a pos, the one before it is gone.
     await sendMessage(alice, roomId, "y");
     const r4 = await sss(alice, body, { pos: r3.pos, timeout: 10_000 });
     expect(bodies(r4.rooms[roomId])).toEqual(["y"]);
-    await sss(alice, body, { pos: r4.pos, timeout: 0 });
+    // New messages ride in the pos (no stored version); new rooms are stored versions, and
+    // once the client moved on from a stored version, the ones before it are gone.
+    await createRoom(alice);
+    const r5 = await sss(alice, body, { pos: r4.pos, timeout: 0 });
+    await createRoom(alice);
+    const r6 = await sss(alice, body, { pos: r5.pos, timeout: 0 });
+    await sss(alice, body, { pos: r6.pos, timeout: 0 });
     expectError(await alice.call("POST", `${SSS}?pos=${r1.pos}`, body), 400, "M_UNKNOWN_POS");
+    expectError(await alice.call("POST", `${SSS}?pos=${r4.pos}`, body), 400, "M_UNKNOWN_POS");
   });
 
   it("[sliding: errors] malformed bodies are 400 M_BAD_JSON / M_NOT_JSON / M_INVALID_PARAM, never 500", async () => {

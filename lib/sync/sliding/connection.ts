@@ -92,18 +92,122 @@ export function cloneConnectionState(s: ConnectionState): ConnectionState {
   return decodeConnectionState(encodeConnectionState(s));
 }
 
-/** `pos`: the connection's row and the version of its state, base 36. */
-export function encodePos(connection: number, seq: number): string {
-  return `${b36(connection)}_${b36(seq)}`;
+/**
+ * `pos`: the connection's row and the version of its state, base 36, optionally followed
+ * by `~` and an inline delta from that stored version (`inlineDelta`): a push of new
+ * messages then writes no row, as the inline part of a /sync v2 token does.
+ */
+export function encodePos(connection: number, seq: number, inline?: string): string {
+  return `${b36(connection)}_${b36(seq)}${inline ? `~${inline}` : ""}`;
 }
 
-export function decodePos(text: string): { connection: number; seq: number } | undefined {
-  if (text.length > 32) return undefined;
-  const parts = text.split("_");
+/** Longest inline part kept in a pos; a longer delta is stored as a new version. */
+export const MAX_INLINE_POS = 240;
+
+export function decodePos(text: string): { connection: number; seq: number; inline?: string } | undefined {
+  const tilde = text.indexOf("~");
+  const head = tilde < 0 ? text : text.slice(0, tilde);
+  if (head.length > 32 || text.length > 32 + 1 + MAX_INLINE_POS) return undefined;
+  const parts = head.split("_");
   if (parts.length !== 2) return undefined;
   const connection = parseB36(parts[0]);
   const seq = parseB36(parts[1]);
-  return connection === undefined || seq === undefined ? undefined : { connection, seq };
+  if (connection === undefined || seq === undefined) return undefined;
+  if (tilde < 0) return { connection, seq };
+  const inline = text.slice(tilde + 1);
+  return inline === "" ? undefined : { connection, seq, inline };
+}
+
+/**
+ * `next` as a delta from the stored `base`, when all that moved is what a push of new
+ * messages moves — per room already sent: the stream sent up to and the counts (`s`, `n`,
+ * `cr`, `cs`, `ce`); per room the receipts and typing positions; the response time. Each
+ * entry names its room by its index in `base`'s maps: `r<i>:s:n0:n1:cr:cs:ce`, `e<i>:pos`,
+ * `t<i>:serial`, `z<ts>`, base 36, "" for absent, joined by `.`. Undefined when anything
+ * else changed (then a new version is stored).
+ */
+export function inlineDelta(base: ConnectionState, next: ConnectionState): string | undefined {
+  const entries: string[] = [];
+  const room = (k: SentRoom) => ({ ...k, s: 0, n: undefined, cr: undefined, cs: undefined, ce: undefined });
+  if (!sameKeys(base.rooms, next.rooms) || !sameKeys(base.receipts, next.receipts) || !sameKeys(base.typing, next.typing)) return undefined;
+  let i = 0;
+  for (const [roomId, b] of base.rooms) {
+    const n = next.rooms.get(roomId)!;
+    if (JSON.stringify(room(b)) !== JSON.stringify(room(n))) return undefined;
+    const values = [n.s, n.n?.[0], n.n?.[1], n.cr, n.cs, n.ce];
+    const was = [b.s, b.n?.[0], b.n?.[1], b.cr, b.cs, b.ce];
+    if (values.some((v, k) => v !== was[k])) entries.push(`r${b36(i)}:${values.map(opt36).join(":")}`);
+    i++;
+  }
+  for (const [kind, from, to] of [["e", base.receipts, next.receipts], ["t", base.typing, next.typing]] as const) {
+    i = 0;
+    for (const [roomId, v] of from) {
+      const w = to.get(roomId)!;
+      if (w !== v) entries.push(`${kind}${b36(i)}:${opt36(w)}`);
+      i++;
+    }
+  }
+  if (next.ts !== base.ts) entries.push(`z${opt36(next.ts)}`);
+  const text = entries.join(".");
+  if (text === "" || text.length > MAX_INLINE_POS) return undefined;
+  // Only what decodes back to `next` exactly is used.
+  const back = applyInline(base, text);
+  return back && encodeConnectionState(back) === encodeConnectionState(next) ? text : undefined;
+}
+
+/** `base` with an inline delta applied; undefined when the delta does not fit `base` (not a pos of ours). */
+export function applyInline(base: ConnectionState, inline: string): ConnectionState | undefined {
+  const s = cloneConnectionState(base);
+  const rooms = [...s.rooms.values()];
+  const receipts = [...s.receipts.keys()];
+  const typing = [...s.typing.keys()];
+  for (const entry of inline.split(".")) {
+    const kind = entry[0];
+    const [idxText, ...values] = entry.slice(1).split(":");
+    if (kind === "z") {
+      const ts = parseB36(idxText);
+      if (ts === undefined || values.length > 0) return undefined;
+      s.ts = ts;
+      continue;
+    }
+    const idx = parseB36(idxText);
+    if (idx === undefined) return undefined;
+    const nums = values.map((v) => (v === "" ? undefined : parseB36(v)));
+    if (values.some((v, k) => v !== "" && nums[k] === undefined)) return undefined;
+    if (kind === "r") {
+      const r = rooms[idx];
+      if (!r || nums.length !== 6 || nums[0] === undefined) return undefined;
+      r.s = nums[0];
+      const [n0, n1, cr, cs, ce] = nums.slice(1);
+      if (n0 !== undefined && n1 !== undefined) r.n = [n0, n1];
+      else delete r.n;
+      setOpt(r, "cr", cr);
+      setOpt(r, "cs", cs);
+      setOpt(r, "ce", ce);
+    } else if (kind === "e" || kind === "t") {
+      const roomId = (kind === "e" ? receipts : typing)[idx];
+      if (roomId === undefined || nums.length !== 1 || nums[0] === undefined) return undefined;
+      (kind === "e" ? s.receipts : s.typing).set(roomId, nums[0]);
+    } else return undefined;
+  }
+  return s;
+}
+
+function setOpt(r: SentRoom, key: "cr" | "cs" | "ce", v: number | undefined): void {
+  if (v === undefined) delete r[key];
+  else r[key] = v;
+}
+
+function opt36(n: number | undefined): string {
+  return n === undefined ? "" : b36(n);
+}
+
+function sameKeys<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>): boolean {
+  if (a.size !== b.size) return false;
+  const bk = [...b.keys()];
+  let i = 0;
+  for (const k of a.keys()) if (bk[i++] !== k) return false;
+  return true;
 }
 
 export type RoomAction = { kind: "initial" } | { kind: "incremental"; since: number } | { kind: "none" };

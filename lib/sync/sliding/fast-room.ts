@@ -126,7 +126,7 @@ export function fastSlidingRoom(i: FastSlidingInput): SlidingRoomAnswer | undefi
     }
     const timeline: ClientEventWithoutRoomId[] = [];
     for (const e of shown) {
-      const ev = JSON.parse(e.json) as ClientEventWithoutRoomId;
+      const ev = parsedEvent(e);
       if (ev.content && typeof ev.content === "object" && "m.relates_to" in ev.content) return undefined;
       // $LAZY: a sender whose member event this connection lacks gets it in required_state (the room's part).
       if (i.room.lazyMembers && !i.sent.lz.includes(e.sender)) return undefined;
@@ -203,7 +203,7 @@ export function countOn(i: {
   let [notifications, highlights] = from.n;
   for (const e of candidates) {
     if (e.senderLevel === undefined) return undefined;
-    const event = { ...(JSON.parse(e.json) as JsonObject), room_id: i.roomId };
+    const event = parsedEventInRoom(e, i.roomId);
     const ctx: PushContext = { userId: i.userId, displayName: i.point.displayName, roomMemberCount: i.point.roomMemberCount, senderPowerLevel: e.senderLevel };
     if (i.point.notificationPowerLevels) ctx.notificationPowerLevels = i.point.notificationPowerLevels;
     const out = evaluatePushRules(event, ctx, i.ruleset);
@@ -211,6 +211,26 @@ export function countOn(i: {
     if (out.highlight) highlights++;
   }
   return { n: [notifications, highlights], at: pos.s, examined: from.examined + candidates.length };
+}
+
+/**
+ * Shared events are parsed once per reader, not once per use: the same news serve the
+ * timeline and the counts of a push, and a listener behind by several pushes reads them
+ * again. Weak: they go with the news. Never mutated (personalise copies).
+ */
+const parsed = new WeakMap<SharedEvent, ClientEventWithoutRoomId>();
+const parsedInRoom = new WeakMap<SharedEvent, JsonObject>();
+
+function parsedEvent(e: SharedEvent): ClientEventWithoutRoomId {
+  let ev = parsed.get(e);
+  if (!ev) parsed.set(e, (ev = JSON.parse(e.json) as ClientEventWithoutRoomId));
+  return ev;
+}
+
+function parsedEventInRoom(e: SharedEvent, roomId: string): JsonObject {
+  let ev = parsedInRoom.get(e);
+  if (!ev || ev.room_id !== roomId) parsedInRoom.set(e, (ev = { ...(parsedEvent(e) as unknown as JsonObject), room_id: roomId }));
+  return ev;
 }
 
 function personalise(ev: ClientEventWithoutRoomId, e: SharedEvent, userId: string, deviceId: string, now: number): ClientEventWithoutRoomId {

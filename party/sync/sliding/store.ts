@@ -4,21 +4,28 @@
  * request from `pos` = (connection, n) computes version n + 1 from version n; versions
  * before n are deleted then (the client has acknowledged n, MSC4186 "Connections"), so a
  * connection holds at most two. A retried request from n replaces version n + 1.
+ * A response that only moved what new messages move (lib/sync/sliding/connection.ts
+ * `inlineDelta`) stores nothing: its pos is version n plus the delta, inline.
  */
 import { MatrixError } from "../../../lib/errors.ts";
-import { decodeConnectionState, decodePos, encodeConnectionState, encodePos, type ConnectionState } from "../../../lib/sync/sliding/connection.ts";
+import { applyInline, decodeConnectionState, decodePos, encodeConnectionState, encodePos, inlineDelta, type ConnectionState } from "../../../lib/sync/sliding/connection.ts";
 
 export interface LoadedConnection {
   connection: number;
   seq: number;
   state: ConnectionState;
-  /** The stored text of `state` (to tell whether a response changed it). */
+  /** `state` encoded (to tell whether a response changed it). */
   text: string;
+  /** The stored version the pos names (`state` is it plus the pos's inline delta, if any). */
+  base: ConnectionState;
 }
 
 const unknownPos = () => new MatrixError("M_UNKNOWN_POS", 400, "Unknown or expired pos: start a new connection");
 
 export class SlidingStore {
+  /** Responses whose pos carried the change inline (no row written; tests and cost figures). */
+  inlined = 0;
+
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly maxConnections: number,
@@ -37,7 +44,11 @@ export class SlidingStore {
       .exec<{ state: string }>("SELECT state FROM sliding_states WHERE connection = ? AND seq = ?", p.connection, p.seq)
       .toArray()[0];
     if (!row) throw unknownPos();
-    return { connection: p.connection, seq: p.seq, state: decodeConnectionState(row.state), text: row.state };
+    const base = decodeConnectionState(row.state);
+    if (p.inline === undefined) return { connection: p.connection, seq: p.seq, state: base, text: row.state, base };
+    const state = applyInline(base, p.inline);
+    if (!state) throw unknownPos();
+    return { connection: p.connection, seq: p.seq, state, text: encodeConnectionState(state), base };
   }
 
   /**
@@ -46,6 +57,14 @@ export class SlidingStore {
    * and drops the device's least recently used connections beyond the bound.
    */
   commit(deviceId: string, connId: string, from: LoadedConnection | undefined, state: ConnectionState): string {
+    // New messages only: the pos carries the change, no row is written (docs/design/sync.md).
+    if (from) {
+      const inline = inlineDelta(from.base, state);
+      if (inline !== undefined) {
+        this.inlined++;
+        return encodePos(from.connection, from.seq, inline);
+      }
+    }
     const sql = this.storage.sql;
     const text = encodeConnectionState(state);
     return this.storage.transactionSync(() => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { MatrixError } from "../../../lib/errors.ts";
 import {
+  applyInline,
+  inlineDelta,
   decodeConnectionState,
   decodePos,
   emptyConnectionState,
@@ -150,6 +152,38 @@ describe("sliding sync connections (MSC4186 Connections)", () => {
   it("[sliding: pos] positions round-trip; anything else is not a position", () => {
     expect(decodePos(encodePos(35, 7))).toEqual({ connection: 35, seq: 7 });
     for (const bad of ["", "1", "1_2_3", "x!_1", "_1", "1_", "a".repeat(40)]) expect(decodePos(bad)).toBeUndefined();
+  });
+
+  it("[sliding: pos] an inline delta rides in the pos: what new messages move round-trips; anything else is stored", () => {
+    const base = emptyConnectionState();
+    base.rooms.set("!a:x", { ...sent, n: [1, 0], cr: 4, nh: "k", cs: 10, ce: 1 });
+    base.rooms.set("!b:x", { ...sent, s: 3 });
+    base.receipts.set("!a:x", 4);
+    base.ts = 1000;
+    const next = decodeConnectionState(encodeConnectionState(base));
+    next.rooms.set("!a:x", { ...next.rooms.get("!a:x")!, s: 14, n: [3, 1], cs: 14, ce: 3, cr: 5 });
+    next.receipts.set("!a:x", 5);
+    next.ts = 2000;
+    const inline = inlineDelta(base, next)!;
+    expect(inline).toBeDefined();
+    expect(encodeConnectionState(applyInline(base, inline)!)).toBe(encodeConnectionState(next));
+    const pos = encodePos(3, 9, inline);
+    expect(decodePos(pos)).toEqual({ connection: 3, seq: 9, inline });
+    // A new room, a changed membership or lazy-member list, list counts: not inline.
+    const added = decodeConnectionState(encodeConnectionState(next));
+    added.rooms.set("!c:x", sent);
+    expect(inlineDelta(base, added)).toBeUndefined();
+    const lazy = decodeConnectionState(encodeConnectionState(next));
+    lazy.rooms.set("!b:x", { ...lazy.rooms.get("!b:x")!, lz: ["@m:x"] });
+    expect(inlineDelta(base, lazy)).toBeUndefined();
+    const counted = decodeConnectionState(encodeConnectionState(next));
+    counted.counts.set("all", 2);
+    expect(inlineDelta(base, counted)).toBeUndefined();
+    // Nothing moved: nothing to carry.
+    expect(inlineDelta(base, base)).toBeUndefined();
+    // An inline part that does not fit the stored version is not a position of ours.
+    for (const bad of ["r9:1:::::", "q0:1", "r0:zz!", "e3:4", "z", "r0:1:2"]) expect(applyInline(base, bad)).toBeUndefined();
+    expect(decodePos("1_2~")).toBeUndefined();
   });
 
   it("[sliding: state] the connection state survives its stored form, list keys like __proto__ included", () => {
