@@ -105,10 +105,19 @@ type Frame = JsonObject & { type: string };
 
 const requestKey = (id: string) => `ws-req:${id}`;
 
+/**
+ * How long a socket's token check holds before a push checks it again. A logout or device
+ * deletion closes the device's sockets at once (`devicesGone`); what this delays, by at
+ * most this long, is only an expiry, a refresh replacing the token, or a lock.
+ */
+const AUTH_RECHECK_MS = 1000;
+
 export class SyncSockets {
   readonly #settings: SocketSettings;
   /** Sockets with a computation in flight (memory only: in-flight work keeps the actor awake). */
   readonly #running = new Set<string>();
+  /** Per socket: the token hash last checked and until when that check holds (memory only). */
+  readonly #authedUntil = new Map<string, { tokenHash: string; until: number }>();
 
   constructor(
     env: Env,
@@ -327,8 +336,12 @@ export class SyncSockets {
 
   async #answer(conn: Connection, s: SocketState, reportErrors: boolean): Promise<"stop" | "done"> {
     try {
-      // The token is checked again before every response: a logout or expiry ends the stream.
-      await this.host.authenticate(s.tokenHash!);
+      // The token is checked again before a response (at most once per AUTH_RECHECK_MS): an expiry or lock ends the stream.
+      const held = this.#authedUntil.get(conn.id);
+      if (!held || held.tokenHash !== s.tokenHash || held.until <= Date.now()) {
+        await this.host.authenticate(s.tokenHash!);
+        this.#authedUntil.set(conn.id, { tokenHash: s.tokenHash!, until: Date.now() + AUTH_RECHECK_MS });
+      }
     } catch (e) {
       const err = asMatrixError(e);
       if (!err) throw e;
@@ -373,6 +386,7 @@ export class SyncSockets {
   }
 
   #forget(conn: Connection): void {
+    this.#authedUntil.delete(conn.id);
     this.host.storage.kv.delete(requestKey(conn.id));
     const s = state(conn);
     if (s?.live) conn.setState({ ...s, live: false });

@@ -161,8 +161,9 @@ export class SlidingSync {
     await this.#refreshPositions(rows.filter((r) => r.membership === "join").map((r) => r.roomId), generation);
 
     // The server's room list: joined, invited, knocked, banned; left only if this connection had the room.
-    const dms = this.#dmRooms();
-    const tags = this.#tags();
+    const accountDataAt = accountDataPosition(this.ctx.storage.sql);
+    const dms = this.#dmRooms(accountDataAt);
+    const tags = this.#tags(accountDataAt);
     const listRooms: ListRoom[] = rows
       .filter((r) => r.membership !== "leave" || prev.rooms.has(r.roomId))
       .map((r) => ({
@@ -411,8 +412,7 @@ export class SlidingSync {
   }
 
   /** Rooms named in the user's m.direct account data (read again only after an account-data change). */
-  #dmRooms(): Set<string> {
-    const at = accountDataPosition(this.ctx.storage.sql);
+  #dmRooms(at: number): Set<string> {
     if (this.#dmCache?.at === at) return this.#dmCache.rooms;
     const rooms = this.#readDmRooms();
     this.#dmCache = { at, rooms };
@@ -432,8 +432,7 @@ export class SlidingSync {
   }
 
   /** Each room's tag names (m.tag room account data; read again only after an account-data change). */
-  #tags(): Map<string, string[]> {
-    const at = accountDataPosition(this.ctx.storage.sql);
+  #tags(at: number): Map<string, string[]> {
     if (this.#tagCache?.at === at) return this.#tagCache.tags;
     const tags = this.#readTags();
     this.#tagCache = { at, tags };
