@@ -1,0 +1,130 @@
+// /sync v2 section by section, end to end: the raw responses (through matrix-js-sdk's
+// http.authedRequest, every one validated against the OpenAPI by the harness) where the
+// SDK hides them — gappy timelines, rooms.leave, rooms.invite, filters — and the SDK's own
+// view where it has one (getMyMembership, startClient({ filter })).
+// https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3sync
+import { describe, expect, it } from "vitest";
+import {
+  Direction,
+  Filter,
+  type IFilterDefinition,
+  type IRoomEvent,
+  type IStateEvent,
+  type ISyncResponse,
+  type MatrixClient,
+  Method,
+  MsgType,
+  Preset,
+  RoomEvent,
+} from "matrix-js-sdk";
+import { PASSWORD, sdkHarness, start } from "./sdk.ts";
+
+const harness = sdkHarness({ stopClients: true });
+const { register } = harness;
+
+type Event = IRoomEvent | IStateEvent;
+
+/** One raw /sync: `filter` as given (an ID, or JSON text when it starts with "{"). */
+function sync(c: MatrixClient, q: { since?: string; filter?: string; timeout?: number } = {}): Promise<ISyncResponse> {
+  const { timeout = 0, ...rest } = q;
+  return c.http.authedRequest<ISyncResponse>(Method.Get, "/sync", { ...rest, timeout });
+}
+
+/** Another device of `userId` (password login): raw /syncs there never race a running SDK client's tokens. */
+async function otherDevice(userId: string): Promise<MatrixClient> {
+  const res = await harness.client().loginRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: userId }, password: PASSWORD });
+  return harness.client({ accessToken: res.access_token, userId: res.user_id, deviceId: res.device_id });
+}
+
+/** Resolves with the first value `probe` returns that is not undefined (polled). */
+function until<T>(probe: () => T | undefined, ms = 10_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const v = probe();
+      if (v === undefined) return;
+      clearInterval(timer);
+      clearTimeout(timeout);
+      resolve(v);
+    };
+    const timer = setInterval(check, 5);
+    const timeout = setTimeout(() => {
+      clearInterval(timer);
+      reject(new Error("timed out waiting"));
+    }, ms);
+    check();
+  });
+}
+
+const text = (body: string) => ({ msgtype: MsgType.Text, body }) as const;
+const ids = (events: readonly Event[] | undefined) => (events ?? []).map((e) => e.event_id);
+/** A short description of an event: its type and body or membership. */
+const brief = (e: Event) => `${e.type}:${String(e.content.body ?? e.content.membership ?? "")}`;
+const sections = (s: ISyncResponse, roomId: string) =>
+  (["join", "invite", "leave", "knock"] as const).filter((k) => s.rooms?.[k]?.[roomId] !== undefined);
+
+describe("[e2e: sync] /sync sections against Parley", () => {
+  it("[sync: gappy] after 100 missed events the incremental sync is limited with a prev_batch; /messages from it reaches every earlier message once", async () => {
+    const alice = await register("alice");
+    const bob = await register("bob");
+    const { room_id: roomId } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "Gappy" });
+    await bob.client.joinRoom(roomId);
+    const filter = JSON.stringify({ room: { timeline: { limit: 10 } } });
+    const before = await sync(bob.client, { filter });
+    expect(ids(before.rooms.join[roomId]?.timeline.events).length).toBeGreaterThan(0);
+
+    const sent: string[] = [];
+    for (let i = 0; i < 100; i++) sent.push((await alice.client.sendMessage(roomId, text(`m${i}`))).event_id);
+
+    const gap = await sync(bob.client, { since: before.next_batch, filter });
+    const room = gap.rooms.join[roomId]!;
+    expect(room.timeline.limited).toBe(true);
+    expect(ids(room.timeline.events)).toEqual(sent.slice(90));
+    expect(room.timeline.prev_batch).toEqual(expect.any(String));
+    // No state changed in the gap: the state section (state between since and the timeline's start) is empty.
+    expect(room.state?.events ?? []).toEqual([]);
+
+    // Back from prev_batch: m89 … m0, then the room's creation, each event once.
+    const back: Event[] = [];
+    let from: string | null | undefined = room.timeline.prev_batch;
+    for (let page = 0; page < 20 && from; page++) {
+      const res: { chunk: Event[]; end?: string } = await bob.client.http.authedRequest(Method.Get, `/rooms/${encodeURIComponent(roomId)}/messages`, {
+        from,
+        dir: Direction.Backward,
+        limit: "25",
+      });
+      back.push(...res.chunk);
+      from = res.chunk.length > 0 ? res.end : undefined;
+    }
+    expect(ids(back.filter((e) => e.type === "m.room.message"))).toEqual(sent.slice(0, 90).reverse());
+    expect(new Set(ids(back)).size).toBe(back.length);
+    expect(ids(back).filter((id) => sent.slice(90).includes(id))).toEqual([]);
+    expect(back.at(-1)?.type).toBe("m.room.create");
+    expect(ids(back)).toContain(before.rooms.join[roomId]!.timeline.events.at(-1)!.event_id);
+  });
+
+  it("[sync: gappy] state changed in the gap (a rename, a join) comes in the limited sync's state section, not lost", async () => {
+    const alice = await register("alice");
+    const bob = await register("bob");
+    const carol = await register("carol");
+    const { room_id: roomId } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "Old name" });
+    await bob.client.joinRoom(roomId);
+    const filter = JSON.stringify({ room: { timeline: { limit: 5 } } });
+    const before = await sync(bob.client, { filter });
+
+    const sent: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      if (i === 10) await alice.client.setRoomName(roomId, "New name");
+      if (i === 20) await carol.client.joinRoom(roomId);
+      sent.push((await alice.client.sendMessage(roomId, text(`m${i}`))).event_id);
+    }
+    const gap = await sync(bob.client, { since: before.next_batch, filter });
+    const room = gap.rooms.join[roomId]!;
+    expect(room.timeline.limited).toBe(true);
+    expect(ids(room.timeline.events)).toEqual(sent.slice(25));
+    const state = (room.state?.events ?? []) as IStateEvent[];
+    expect(state.filter((e) => e.type === "m.room.name").map((e) => e.content)).toEqual([{ name: "New name" }]);
+    expect(state.filter((e) => e.type === "m.room.member").map((e) => [e.state_key, e.content.membership])).toEqual([[carol.userId, "join"]]);
+    // Only what changed in the gap: nothing the client already had.
+    expect(state.map((e) => e.type).sort()).toEqual(["m.room.member", "m.room.name"]);
+  });
+});
