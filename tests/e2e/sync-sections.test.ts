@@ -127,4 +127,69 @@ describe("[e2e: sync] /sync sections against Parley", () => {
     // Only what changed in the gap: nothing the client already had.
     expect(state.map((e) => e.type).sort()).toEqual(["m.room.member", "m.room.name"]);
   });
+
+  it("[sync: leave] after leaving, the next incremental /sync has the room under rooms.leave with the leave event, once; initial syncs show it only with include_leave; the running client sees 'leave'", async () => {
+    const alice = await register("alice");
+    const bob = await register("bob");
+    const { room_id: roomId } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "Leaving" });
+    await bob.client.joinRoom(roomId);
+    await start(bob.client);
+    const raw = await otherDevice(bob.userId);
+    const before = await sync(raw);
+    expect(sections(before, roomId)).toEqual(["join"]);
+
+    await bob.client.leave(roomId);
+    const after = await sync(raw, { since: before.next_batch, timeout: 5_000 });
+    expect(sections(after, roomId)).toEqual(["leave"]);
+    const left = after.rooms.leave[roomId]!;
+    const leaveEvent = left.timeline.events.at(-1) as IStateEvent;
+    expect([leaveEvent.type, leaveEvent.state_key, leaveEvent.sender, leaveEvent.content.membership]).toEqual(["m.room.member", bob.userId, bob.userId, "leave"]);
+    expect(left.timeline.events.map(brief)).toEqual(["m.room.member:leave"]);
+
+    // Told once: the next sync (alice still talking in the room) says nothing of it.
+    await alice.client.sendMessage(roomId, text("after bob left"));
+    const later = await sync(raw, { since: after.next_batch, timeout: 1_000 });
+    expect(sections(later, roomId)).toEqual([]);
+
+    // Initial syncs: the left room only with room.include_leave, and then with the leave event.
+    expect(sections(await sync(raw), roomId)).toEqual([]);
+    const withLeave = await sync(raw, { filter: JSON.stringify({ room: { include_leave: true } }) });
+    expect(sections(withLeave, roomId)).toEqual(["leave"]);
+    const initialLeft = withLeave.rooms.leave[roomId]!;
+    const shown = [...initialLeft.timeline.events, ...(initialLeft.state?.events ?? [])].filter((e) => e.event_id === leaveEvent.event_id);
+    expect(shown).toHaveLength(1);
+    expect(initialLeft.timeline.events.map(brief)).not.toContain("m.room.message:after bob left");
+
+    await until(() => (bob.client.getRoom(roomId)?.getMyMembership() === "leave" ? true : undefined));
+  });
+
+  it.each([
+    ["kick", "leave"],
+    ["ban", "ban"],
+  ] as const)("[sync: leave] after a %s, the user's next incremental /sync has the room under rooms.leave ending at it (sender, reason), nothing after; the running client sees '%s'", async (action, membership) => {
+    const alice = await register("alice");
+    const bob = await register("bob");
+    const { room_id: roomId } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "Kicking" });
+    await bob.client.joinRoom(roomId);
+    await start(bob.client);
+    const raw = await otherDevice(bob.userId);
+    const before = await sync(raw);
+
+    const { event_id: last } = await alice.client.sendMessage(roomId, text("before the kick"));
+    await (action === "kick" ? alice.client.kick(roomId, bob.userId, "too loud") : alice.client.ban(roomId, bob.userId, "too loud"));
+    await alice.client.sendMessage(roomId, text("after the kick"));
+
+    const after = await sync(raw, { since: before.next_batch, timeout: 5_000 });
+    expect(sections(after, roomId)).toEqual(["leave"]);
+    const events = after.rooms.leave[roomId]!.timeline.events;
+    expect(events.map(brief)).toEqual(["m.room.message:before the kick", `m.room.member:${membership}`]);
+    expect(events[0]!.event_id).toBe(last);
+    const kick = events[1] as IStateEvent;
+    expect([kick.sender, kick.state_key, kick.content.reason]).toEqual([alice.userId, bob.userId, "too loud"]);
+
+    await until(() => (bob.client.getRoom(roomId)?.getMyMembership() === membership ? true : undefined));
+    const seen = bob.client.getRoom(roomId)!.getLiveTimeline().getEvents().map((e) => e.getContent().body);
+    expect(seen).toContain("before the kick");
+    expect(seen).not.toContain("after the kick");
+  });
 });
