@@ -192,4 +192,57 @@ describe("[e2e: sync] /sync sections against Parley", () => {
     expect(seen).toContain("before the kick");
     expect(seen).not.toContain("after the kick");
   });
+
+  it("[sync: invite] an invited user's /sync has rooms.invite with stripped state: m.room.create, name, join_rules and the invite member event", async () => {
+    const alice = await register("alice");
+    const bob = await register("bob");
+    const { room_id: roomId } = await alice.client.createRoom({ preset: Preset.PrivateChat, name: "Invite party" });
+    const before = await sync(bob.client);
+    expect(sections(before, roomId)).toEqual([]);
+
+    await alice.client.invite(roomId, bob.userId);
+    const incremental = await sync(bob.client, { since: before.next_batch, timeout: 5_000 });
+    const initial = await sync(await otherDevice(bob.userId));
+    for (const s of [incremental, initial]) {
+      expect(sections(s, roomId)).toEqual(["invite"]);
+      const stripped = s.rooms.invite[roomId]!.invite_state.events;
+      for (const e of stripped) {
+        expect([typeof e.type, typeof e.state_key, typeof e.sender, typeof e.content]).toEqual(["string", "string", "string", "object"]);
+      }
+      const byType = (type: string, stateKey = "") => stripped.filter((e) => e.type === type && e.state_key === stateKey);
+      expect(byType("m.room.create").map((e) => e.sender)).toEqual([alice.userId]);
+      expect(byType("m.room.name").map((e) => e.content)).toEqual([{ name: "Invite party" }]);
+      expect(byType("m.room.join_rules").map((e) => e.content)).toEqual([{ join_rule: "invite" }]);
+      expect(byType("m.room.member", bob.userId).map((e) => [e.sender, e.content.membership])).toEqual([[alice.userId, "invite"]]);
+    }
+
+    // Joining moves the room to rooms.join, sent whole (the invite, then the join, end its timeline).
+    await bob.client.joinRoom(roomId);
+    const joined = await sync(bob.client, { since: incremental.next_batch, timeout: 5_000 });
+    expect(sections(joined, roomId)).toEqual(["join"]);
+    const timeline = joined.rooms.join[roomId]!.timeline.events as IStateEvent[];
+    expect(timeline.filter((e) => e.type === "m.room.member" && e.state_key === bob.userId).map((e) => [e.sender, e.content.membership])).toEqual([
+      [alice.userId, "invite"],
+      [bob.userId, "join"],
+    ]);
+    expect(timeline.at(-1)?.state_key).toBe(bob.userId);
+    const whole = [...(joined.rooms.join[roomId]!.state?.events ?? []), ...timeline];
+    expect(whole.filter((e) => e.type === "m.room.create" || e.type === "m.room.name").map((e) => e.type).sort()).toEqual(["m.room.create", "m.room.name"]);
+  });
+
+  it("[sync: invite] a rejected invite moves to rooms.leave on the next incremental /sync", async () => {
+    const alice = await register("alice");
+    const bob = await register("bob");
+    const { room_id: roomId } = await alice.client.createRoom({ preset: Preset.PrivateChat, name: "Declined" });
+    await alice.client.invite(roomId, bob.userId);
+    const invited = await sync(bob.client);
+    expect(sections(invited, roomId)).toEqual(["invite"]);
+
+    await bob.client.leave(roomId);
+    const after = await sync(bob.client, { since: invited.next_batch, timeout: 5_000 });
+    expect(sections(after, roomId)).toEqual(["leave"]);
+    const left = after.rooms.leave[roomId]!;
+    const mine = [...left.timeline.events, ...(left.state?.events ?? [])].filter((e) => e.type === "m.room.member" && (e as IStateEvent).state_key === bob.userId);
+    expect(mine.map((e) => [e.sender, e.content.membership])).toEqual([[bob.userId, "leave"]]);
+  });
 });
