@@ -245,4 +245,108 @@ describe("[e2e: sync] /sync sections against Parley", () => {
     const mine = [...left.timeline.events, ...(left.state?.events ?? [])].filter((e) => e.type === "m.room.member" && (e as IStateEvent).state_key === bob.userId);
     expect(mine.map((e) => [e.sender, e.content.membership])).toEqual([[bob.userId, "leave"]]);
   });
+
+  it("[sync: filter] a stored filter (filter_id) and the same filter inline select the same rooms and events: rooms/not_rooms, timeline types/not_types, limit", async () => {
+    const alice = await register("alice");
+    const { room_id: a } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "A" });
+    const { room_id: b } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "B" });
+    const send = async (roomId: string, what: string) =>
+      what.startsWith("x")
+        ? (await alice.client.sendEvent(roomId, "org.parley.test" as never, { n: what } as never)).event_id
+        : (await alice.client.sendMessage(roomId, text(what))).event_id;
+    const ev: Record<string, string> = {};
+    for (const [roomId, what] of [[a, "a1"], [a, "xa"], [a, "a2"], [b, "b1"], [b, "x1"], [b, "b2"], [b, "x2"], [b, "x3"], [b, "b3"]] as const) {
+      ev[what] = await send(roomId, what);
+    }
+
+    const cases: Array<{ def: IFilterDefinition; rooms: Record<string, string[]>; limited?: Record<string, boolean> }> = [
+      { def: { room: { rooms: [a], timeline: { types: ["m.room.message"], limit: 10 } } }, rooms: { [a]: ["a1", "a2"] } },
+      { def: { room: { not_rooms: [a], timeline: { not_types: ["m.room.message"], limit: 3 } } }, rooms: { [b]: ["x1", "x2", "x3"] }, limited: { [b]: true } },
+      { def: { room: { timeline: { limit: 2 } } }, rooms: { [a]: ["xa", "a2"], [b]: ["x3", "b3"] }, limited: { [a]: true, [b]: true } },
+      { def: { room: { timeline: { rooms: [b], types: ["org.parley.*"], limit: 10 } } }, rooms: { [a]: [], [b]: ["x1", "x2", "x3"] } },
+    ];
+    for (const { def, rooms, limited } of cases) {
+      const stored = await alice.client.createFilter(def);
+      expect(stored.filterId).toEqual(expect.any(String));
+      expect((await alice.client.getFilter(alice.userId, stored.filterId!, false)).getDefinition()).toEqual(def);
+      for (const filter of [stored.filterId!, JSON.stringify(def)]) {
+        const s = await sync(alice.client, { filter });
+        const got = Object.fromEntries(Object.entries(s.rooms?.join ?? {}).map(([roomId, r]) => [roomId, ids(r.timeline?.events)]));
+        const want = Object.fromEntries(Object.entries(rooms).map(([roomId, names]) => [roomId, names.map((n) => ev[n]!)]));
+        expect({ filter: def, got }).toEqual({ filter: def, got: want });
+        for (const [roomId, l] of Object.entries(limited ?? {})) expect(s.rooms.join[roomId]!.timeline.limited).toBe(l);
+      }
+    }
+
+    // Incremental: the stored filter keeps applying to what comes after the token.
+    const only = await alice.client.createFilter({ room: { rooms: [a], timeline: { types: ["m.room.message"] } } });
+    const first = await sync(alice.client, { filter: only.filterId! });
+    await send(b, "b4");
+    await send(a, "xb");
+    const a3 = await send(a, "a3");
+    const next = await sync(alice.client, { since: first.next_batch, filter: only.filterId!, timeout: 5_000 });
+    expect(Object.keys(next.rooms?.join ?? {})).toEqual([a]);
+    expect(ids(next.rooms.join[a]!.timeline.events)).toEqual([a3]);
+  });
+
+  it("[sync: filter] an event in a room the filter drops does not end the long-poll; one it keeps ends it at once", async () => {
+    const alice = await register("alice");
+    const { room_id: a } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "Watched" });
+    const { room_id: b } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "Ignored" });
+    const filter = JSON.stringify({ room: { rooms: [a] } });
+    const first = await sync(alice.client, { filter });
+
+    // Only events of a room the filter leaves out: the poll runs to its timeout, empty.
+    const t0 = Date.now();
+    const quiet = sync(alice.client, { since: first.next_batch, filter, timeout: 2_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    await alice.client.sendMessage(b, text("elsewhere"));
+    await alice.client.setRoomName(b, "Still ignored");
+    const empty = await quiet;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1_900);
+    expect(empty.rooms?.join ?? {}).toEqual({});
+
+    // A kept event ends a 20 s poll as soon as it is sent.
+    const poll = sync(alice.client, { since: empty.next_batch, filter, timeout: 20_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    const t1 = Date.now();
+    const { event_id } = await alice.client.sendMessage(a, text("kept"));
+    const woke = await poll;
+    expect(Date.now() - t1).toBeLessThan(3_000);
+    expect(Object.keys(woke.rooms?.join ?? {})).toEqual([a]);
+    expect(ids(woke.rooms.join[a]!.timeline.events)).toEqual([event_id]);
+  });
+
+  it("[sync: filter] startClient({ filter }) with a Filter object: the client knows only the selected room and none of the excluded event types", async () => {
+    const alice = await register("alice");
+    const bob = await register("bob");
+    const { room_id: a } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "Kept" });
+    const { room_id: b } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "Dropped" });
+    await bob.client.joinRoom(a);
+    await bob.client.joinRoom(b);
+    await alice.client.sendMessage(a, text("a-old"));
+    await alice.client.sendEvent(a, "org.parley.test" as never, { n: "old" } as never);
+
+    const filter = new Filter(bob.userId);
+    filter.setDefinition({ room: { rooms: [a], timeline: { not_types: ["org.parley.test"], limit: 20 } } });
+    await start(bob.client, { filter });
+    expect(bob.client.getRooms().map((r) => r.roomId)).toEqual([a]);
+    const types = () => bob.client.getRoom(a)!.getLiveTimeline().getEvents().map((e) => e.getType());
+    expect(types()).not.toContain("org.parley.test");
+    expect(bob.client.getRoom(a)!.getLiveTimeline().getEvents().map((e) => e.getContent().body)).toContain("a-old");
+
+    // Live: b's message and a's excluded event never reach the client; a's message does.
+    const live = new Promise<void>((resolve) => {
+      bob.client.on(RoomEvent.Timeline, (e, room) => {
+        if (room?.roomId === a && e.getContent().body === "a-live") resolve();
+      });
+    });
+    await alice.client.sendMessage(b, text("b-live"));
+    await alice.client.sendEvent(a, "org.parley.test" as never, { n: "live" } as never);
+    await alice.client.sendMessage(a, text("a-live"));
+    await live;
+    expect(bob.client.getRoom(b)).toBeNull();
+    expect(bob.client.getRooms().map((r) => r.roomId)).toEqual([a]);
+    expect(types()).not.toContain("org.parley.test");
+  });
 });
