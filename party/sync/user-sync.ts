@@ -11,7 +11,6 @@
 import { MatrixError } from "../../lib/errors.ts";
 import { eventMatchesFilter } from "../../lib/event-filter.ts";
 import { validateFilter, type Filter } from "../../lib/filter.ts";
-import { shardOf } from "../../lib/sync/hub.ts";
 import { planSync, type MembershipRow } from "../../lib/sync/plan.ts";
 import { isAhead, isSyncMembership, streamsOf, type PublishedPosition, type RoomPosition, type RoomView } from "../../lib/sync/position.ts";
 import { roomAllowed, subFilterAllows, syncFilter, type SyncFilter, type SyncParams } from "../../lib/sync/request.ts";
@@ -20,7 +19,8 @@ import { fastRoomResult, type HubRoomDelta } from "../../lib/sync/shared-event.t
 import { assembleResponse, hasNews, type RoomSyncRequest, type RoomSyncResult, type SyncParts } from "../../lib/sync/response.ts";
 import { decodeSyncToken, encodeSyncToken, nextInline, tokenViews, type SyncToken } from "../../lib/sync/token.ts";
 import type { Env } from "../env.ts";
-import { roomActor, syncHubActor, syncHubShards } from "../stubs.ts";
+import { roomActor } from "../stubs.ts";
+import { pollHubShards } from "./hub-poll.ts";
 import { accountDataPosition, globalAccountData, roomAccountData } from "./account-data.ts";
 import { E2eeAnswers } from "./e2ee.ts";
 import { SYNC_COUNTERS } from "./counters.ts";
@@ -289,6 +289,7 @@ export class UserSync {
       oneTimeKeyCounts: e2ee?.oneTimeKeyCounts,
       fallbackKeyTypes: e2ee?.unusedFallbackKeyTypes,
       stateAfter: p.useStateAfter,
+      everyRoom: initial || p.fullState,
     });
     applyEventFields(response, sf.eventFields);
     return {
@@ -361,49 +362,23 @@ export class UserSync {
     maxEvents: number,
   ): Promise<{ moved: Array<{ roomId: string; view: RoomView; delta?: HubRoomDelta }>; allArmed: boolean }> {
     if (rooms.length === 0) return { moved: [], allArmed: true };
-    let allArmed = true;
-    const shards = syncHubShards(this.env);
-    const byShard = new Map<number, Array<[string, RoomPosition]>>();
-    for (const [roomId, v] of rooms) {
-      const s = shardOf(roomId, shards);
-      let list = byShard.get(s);
-      if (!list) byShard.set(s, (list = []));
-      list.push([roomId, streamsOf(v)]);
-    }
     const views = new Map(rooms);
-    const moved: Array<{ roomId: string; view: RoomView; delta?: HubRoomDelta }> = [];
-    const unknown: string[] = [];
-    await Promise.all(
-      [...byShard].map(async ([shard, known]) => {
-        const seeds: Array<[string, PublishedPosition]> = [];
-        for (const [roomId] of known) {
-          const seed = this.#seeds.get(roomId);
-          if (seed) seeds.push([roomId, seed]);
-          this.#seeds.delete(roomId);
-        }
-        try {
-          SYNC_COUNTERS.hubPolls++;
-          const r = await syncHubActor(this.env, shard).poll(this.userId, known, seeds, armUntil, maxEvents, true);
-          for (const delta of r.changed) moved.push({ roomId: delta.roomId, view: views.get(delta.roomId)!, delta });
-          unknown.push(...r.unknown);
-          if (!r.armed) allArmed = false;
-        } catch (e) {
-          allArmed = false;
-          console.error(`sync: hub shard ${shard} unavailable; asking its rooms`, e);
-          unknown.push(...known.map(([roomId]) => roomId));
-        }
-      }),
-    );
-    await forEachLimited(unknown, ROOM_CONCURRENCY, async (roomId) => {
-      const pos = await roomActor(this.env, roomId).syncPosition().catch(() => undefined);
-      if (!pos) return;
-      this.#seeds.set(roomId, pos);
+    const look = await pollHubShards({
+      env: this.env,
+      userId: this.userId,
+      known: rooms.map(([roomId, v]) => [roomId, streamsOf(v)] as [string, RoomPosition]),
+      seeds: this.#seeds,
+      armUntil,
+      maxEvents,
+      onPoll: () => SYNC_COUNTERS.hubPolls++,
+      label: "sync",
+    });
+    const moved: Array<{ roomId: string; view: RoomView; delta?: HubRoomDelta }> = look.changed.map((delta) => ({ roomId: delta.roomId, view: views.get(delta.roomId)!, delta }));
+    for (const [roomId, pos] of look.asked) {
       const v = views.get(roomId)!;
       if (isAhead(pos, v)) moved.push({ roomId, view: v });
-    });
-    // A room the shard did not know is armed there at the client's old position, not at what we return.
-    if (unknown.length > 0) allArmed = false;
-    return { moved, allArmed };
+    }
+    return { moved, allArmed: look.allArmed };
   }
 
   async #fetchRooms(

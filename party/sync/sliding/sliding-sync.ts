@@ -16,7 +16,7 @@ import type { JsonObject, JsonValue } from "../../../lib/json.ts";
 import type { CountPoint, UnreadCounts } from "../../../lib/push/counts.ts";
 import type { Ruleset } from "../../../lib/push/types.ts";
 import { JsonParseError, parseJsonStrict } from "../../../lib/json-parse.ts";
-import { MAX_BUFFERED_EVENTS, MAX_BUFFERED_RECEIPTS, shardOf } from "../../../lib/sync/hub.ts";
+import { MAX_BUFFERED_EVENTS, MAX_BUFFERED_RECEIPTS } from "../../../lib/sync/hub.ts";
 import { isSyncMembership, type PublishedPosition, type RoomPosition, type SyncMembership } from "../../../lib/sync/position.ts";
 import { MAX_SYNC_TIMEOUT_MS } from "../../../lib/sync/request.ts";
 import type { RoomSyncResult } from "../../../lib/sync/response.ts";
@@ -30,7 +30,8 @@ import { attachUnreadCounts } from "../../push/sync-counts.ts";
 import { pushRulesJson } from "../../user/push-rules.ts";
 import { pushCountScanLimit } from "../../room/push.ts";
 import { accountDataPosition } from "../account-data.ts";
-import { deviceKeysActor, roomActor, syncHubActor, syncHubShards } from "../../stubs.ts";
+import { deviceKeysActor, roomActor } from "../../stubs.ts";
+import { pollHubShards } from "../hub-poll.ts";
 import type { E2eeAnswers } from "../e2ee.ts";
 import type { Signal } from "../signal.ts";
 import { SLIDING_COUNTERS } from "./counters.ts";
@@ -460,52 +461,19 @@ export class SlidingSync {
     this.#armed = undefined;
     if (joined.length === 0) return;
     const armUntil = now + ARM_AHEAD_MS;
-    const shards = syncHubShards(this.env);
-    const byShard = new Map<number, Array<[string, RoomPosition]>>();
-    for (const roomId of joined) {
-      const p: RoomPosition = this.#positions.get(roomId) ?? { s: 0, r: 0, t: 0 };
-      const s = shardOf(roomId, shards);
-      const list = byShard.get(s) ?? [];
-      // Passed whole: whatever streams a position has, the shard compares them all.
-      list.push([roomId, p]);
-      byShard.set(s, list);
+    const knownOf = new Map(joined.map((roomId): [string, RoomPosition] => [roomId, this.#positions.get(roomId) ?? { s: 0, r: 0, t: 0 }]));
+    const look = await pollHubShards({ env: this.env, userId: this.userId, known: knownOf, seeds: this.#seeds, armUntil, maxEvents: MAX_BUFFERED_EVENTS, label: "sliding sync" });
+    // The shards' buffered events feed the fast path (and, with the e2ee extension, tell whether a member changed).
+    for (const d of look.changed) {
+      this.#rememberNews(d.roomId, mergeNews(this.#news.get(d.roomId), knownOf.get(d.roomId) ?? { s: 0, r: 0, t: 0 }, d, this.#settings.fastPathEvents, MAX_BUFFERED_RECEIPTS));
+      this.#positions.set(d.roomId, d.pos);
+      if (d.events === undefined || d.events.some((e) => e.type === "m.room.member")) this.#memberDirty.add(d.roomId);
     }
-    let allArmed = true;
-    const unknown: string[] = [];
-    await Promise.all(
-      [...byShard].map(async ([shard, known]) => {
-        const seeds: Array<[string, PublishedPosition]> = [];
-        for (const [roomId] of known) {
-          const seed = this.#seeds.get(roomId);
-          if (seed) seeds.push([roomId, seed]);
-          this.#seeds.delete(roomId);
-        }
-        try {
-          // The shard's buffered events feed the fast path (and, with the e2ee extension, tell whether a member changed).
-          const r = await syncHubActor(this.env, shard).poll(this.userId, known, seeds, armUntil, MAX_BUFFERED_EVENTS, true);
-          const knownOf = new Map(known);
-          for (const d of r.changed) {
-            this.#rememberNews(d.roomId, mergeNews(this.#news.get(d.roomId), knownOf.get(d.roomId) ?? { s: 0, r: 0, t: 0 }, d, this.#settings.fastPathEvents, MAX_BUFFERED_RECEIPTS));
-            this.#positions.set(d.roomId, d.pos);
-            if (d.events === undefined || d.events.some((e) => e.type === "m.room.member")) this.#memberDirty.add(d.roomId);
-          }
-          unknown.push(...r.unknown);
-          if (!r.armed) allArmed = false;
-        } catch (e) {
-          allArmed = false;
-          console.error(`sliding sync: hub shard ${shard} unavailable; asking its rooms`, e);
-          unknown.push(...known.map(([roomId]) => roomId));
-        }
-      }),
-    );
-    await forEachLimited(unknown, ROOM_CONCURRENCY, async (roomId) => {
-      const pos = await roomActor(this.env, roomId).syncPosition().catch(() => undefined);
-      if (!pos) return;
-      this.#seeds.set(roomId, pos);
+    for (const [roomId, pos] of look.asked) {
       this.#positions.set(roomId, pos);
       this.#memberDirty.add(roomId);
-    });
-    if (allArmed && unknown.length === 0) this.#armed = { generation, until: armUntil };
+    }
+    if (look.allArmed) this.#armed = { generation, until: armUntil };
   }
 
   /**
