@@ -132,10 +132,12 @@ export interface SyncParts {
   fallbackKeyTypes?: string[];
   /** `use_state_after` was asked: room state goes in `state_after`, present even when empty. */
   stateAfter?: boolean;
+  /** An initial or full_state sync: every joined room answered is listed, even with counts alone. */
+  everyRoom?: boolean;
 }
 
 /** The room-level JSON of a joined room's answer; undefined when it says nothing. */
-export function joinedEntry(r: RoomSyncResult, accountData: JsonObject[], stateAfter = false): JoinedRoomEntry | undefined {
+export function joinedEntry(r: RoomSyncResult, accountData: JsonObject[], stateAfter = false, everyRoom = false): JoinedRoomEntry | undefined {
   const e: JoinedRoomEntry = {};
   const state = [...(r.state ?? []), ...(r.lazyMembers ?? [])];
   if (r.summary) e.summary = r.summary;
@@ -143,9 +145,11 @@ export function joinedEntry(r: RoomSyncResult, accountData: JsonObject[], stateA
   if (r.timeline && (r.timeline.events.length > 0 || r.timeline.limited)) e.timeline = r.timeline;
   if (r.ephemeral && r.ephemeral.length > 0) e.ephemeral = { events: r.ephemeral };
   if (accountData.length > 0) e.account_data = { events: accountData };
+  // Counts alone are not news (as Synapse): a room whose only new events the filter hid
+  // must neither end a long-poll nor appear; its counts go with its next real change.
+  if (Object.keys(e).length === 0 && state.length === 0 && !everyRoom) return undefined;
   if (r.unreadNotifications) e.unread_notifications = r.unreadNotifications;
   if (r.unreadThreadNotifications) e.unread_thread_notifications = r.unreadThreadNotifications;
-  if (Object.keys(e).length === 0 && state.length === 0) return undefined;
   // Spec: with use_state_after, `state_after` is required in every room entry, even empty.
   if (stateAfter) e.state_after = { events: state };
   return e;
@@ -169,7 +173,7 @@ export function assembleResponse(p: SyncParts): SyncResponse {
   for (const { roomId, result, accountData } of p.rooms) {
     switch (result.membership) {
       case "join": {
-        const e = joinedEntry(result, accountData, p.stateAfter);
+        const e = joinedEntry(result, accountData, p.stateAfter, p.everyRoom);
         if (e) join[roomId] = e;
         break;
       }

@@ -289,19 +289,21 @@ describe("[e2e: sync] /sync sections against Parley", () => {
     expect(ids(next.rooms.join[a]!.timeline.events)).toEqual([a3]);
   });
 
-  it("[sync: filter] an event in a room the filter drops does not end the long-poll; one it keeps ends it at once", async () => {
+  it("[sync: filter] an event in a room the filter drops, or of a type it drops, does not end the long-poll; one it keeps ends it at once", async () => {
     const alice = await register("alice");
     const { room_id: a } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "Watched" });
     const { room_id: b } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "Ignored" });
-    const filter = JSON.stringify({ room: { rooms: [a] } });
+    const filter = JSON.stringify({ room: { rooms: [a], timeline: { not_types: ["org.parley.test"] } } });
     const first = await sync(alice.client, { filter });
 
-    // Only events of a room the filter leaves out: the poll runs to its timeout, empty.
+    // Only events the filter leaves out (another room; a dropped type in the watched room):
+    // the poll runs to its timeout, empty — the watched room is not listed for its counts alone.
     const t0 = Date.now();
     const quiet = sync(alice.client, { since: first.next_batch, filter, timeout: 2_000 });
     await new Promise((r) => setTimeout(r, 300));
     await alice.client.sendMessage(b, text("elsewhere"));
     await alice.client.setRoomName(b, "Still ignored");
+    await alice.client.sendEvent(a, "org.parley.test" as never, { n: "dropped" } as never);
     const empty = await quiet;
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1_900);
     expect(empty.rooms?.join ?? {}).toEqual({});

@@ -47,6 +47,17 @@ describe("/sync response assembly", () => {
     expect(r.rooms).toBeUndefined();
   });
 
+  it("[sync: rooms.join] counts alone are not news: the room is left out of an incremental sync, listed in an initial one", () => {
+    const counted: RoomSyncResult = { membership: "join", memberStream: 1, position: pos, timeline: { events: [], limited: false }, unreadNotifications: { notification_count: 2, highlight_count: 0 } };
+    const r = assembleResponse(parts({ rooms: [{ roomId: "!j", result: counted, accountData: [] }] }));
+    expect(r.rooms).toBeUndefined();
+    expect(hasNews(r)).toBe(false);
+    const initial = assembleResponse(parts({ rooms: [{ roomId: "!j", result: counted, accountData: [] }], everyRoom: true }));
+    expect(initial.rooms!.join!["!j"]).toEqual({ unread_notifications: { notification_count: 2, highlight_count: 0 } });
+    const withEvent = assembleResponse(parts({ rooms: [{ roomId: "!j", result: { ...counted, timeline: { events: [ev("$1")], limited: false } }, accountData: [] }] }));
+    expect(withEvent.rooms!.join!["!j"]!.unread_notifications).toEqual({ notification_count: 2, highlight_count: 0 });
+  });
+
   it("[sync: account_data] room account data alone puts the room in join", () => {
     const r = assembleResponse(parts({ roomAccountDataOnly: [{ roomId: "!j", membership: "join", accountData: [{ type: "m.tag", content: {} }] }] }));
     expect(r.rooms!.join!["!j"]).toEqual({ account_data: { events: [{ type: "m.tag", content: {} }] } });
