@@ -145,6 +145,12 @@ export async function readBody(request: Request, limits: BodyLimits): Promise<Ui
   const declared = request.headers.get("Content-Length");
   if (declared !== null && Number(declared) > limits.maxBytes) throw tooLarge();
   if (!request.body) return new Uint8Array(0);
+  // A declared length within the limit: one native read (the runtime enforces the length).
+  if (declared !== null && /^\d+$/.test(declared)) {
+    const body = new Uint8Array(await request.arrayBuffer());
+    if (body.byteLength > limits.maxBytes) throw tooLarge();
+    return body;
+  }
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -33,6 +33,8 @@ interface Route {
   method: Method;
   pattern: string;
   segments: string[];
+  /** Per segment: the parameter's name, or null for a literal (worked out once, not per request). */
+  names: Array<string | null>;
   handler: Handler;
 }
 
@@ -49,7 +51,8 @@ export class Router {
     for (const r of this.#routes) {
       if (r.method === method && r.pattern === pattern) throw new Error(`duplicate route ${method} ${pattern}`);
     }
-    const route = { method, pattern, segments, handler };
+    const names = segments.map((s) => (s.startsWith("{") && s.endsWith("}") ? s.slice(1, -1) : null));
+    const route = { method, pattern, segments, names, handler };
     this.#routes.push(route);
     const same = this.#byLength.get(segments.length);
     if (same) same.push(route);
@@ -79,7 +82,7 @@ export class Router {
     const parts = pathname.slice(1).split("/");
     let pathKnown = false;
     for (const route of this.#byLength.get(parts.length) ?? []) {
-      const params = matchSegments(route.segments, parts);
+      const params = matchSegments(route, parts);
       if (!params) continue;
       pathKnown = true;
       // HEAD is answered as GET (the body is dropped by the runtime).
@@ -126,18 +129,17 @@ export class Router {
   }
 }
 
-function matchSegments(pattern: string[], parts: string[]): Record<string, string> | undefined {
-  if (pattern.length !== parts.length) return undefined;
+function matchSegments(route: Route, parts: string[]): Record<string, string> | undefined {
+  const { segments, names } = route;
+  if (segments.length !== parts.length) return undefined;
   // Literal segments first: most patterns fail there, before any parameter is decoded.
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i]!;
-    const isParam = p.startsWith("{") && p.endsWith("}");
-    if (isParam ? parts[i] === "" : p !== parts[i]) return undefined;
+  for (let i = 0; i < segments.length; i++) {
+    if (names[i] === null ? segments[i] !== parts[i] : parts[i] === "") return undefined;
   }
   const params: Record<string, string> = {};
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i]!;
-    if (p.startsWith("{") && p.endsWith("}")) params[p.slice(1, -1)] = decodeParam(parts[i]!);
+  for (let i = 0; i < segments.length; i++) {
+    const name = names[i];
+    if (name) params[name] = decodeParam(parts[i]!);
   }
   return params;
 }

@@ -26,6 +26,8 @@ export class RoomSyncSource {
   readonly #feedSource: FeedSource;
 
   readonly #senderLevel: ((sender: string) => number) | undefined;
+  #deviceListPos: number | undefined;
+  #presencePos: number | undefined;
 
   constructor(env: Env, room: ReadRoom, senderLevel?: (sender: string) => number) {
     this.#room = room;
@@ -41,8 +43,9 @@ export class RoomSyncSource {
       () => reads().typingUsers().user_ids,
       () => newestStateStream(room.sql),
       (pos) => receiptsAfter(room.sql, pos),
-      () => deviceListPosition(room.sql),
-      () => presencePosition(room.sql),
+      // Read once, then kept: only deviceListChanged / presenceChanged below move them.
+      () => (this.#deviceListPos ??= deviceListPosition(room.sql)),
+      () => (this.#presencePos ??= presencePosition(room.sql)),
     );
     onTypingChange(room.store, () => this.#publisher.typingChanged());
     this.#feedSource = {
@@ -84,14 +87,20 @@ export class RoomSyncSource {
   /** A member's device list changed (from their DeviceKeys actor): recorded, then published. */
   deviceListChanged(userId: string): boolean {
     const pos = recordDeviceListChange(this.#room.sql, userId);
-    if (pos !== null) this.#publisher.changed();
+    if (pos !== null) {
+      this.#deviceListPos = undefined;
+      this.#publisher.changed();
+    }
     return pos !== null;
   }
 
   /** A member's presence changed (from their User actor): recorded, then published (party/room/presence.ts). */
   presenceChanged(userId: string, rec: PresenceRecord): boolean {
     const recorded = recordPresence(this.#room.sql, userId, rec);
-    if (recorded) this.#publisher.changed();
+    if (recorded) {
+      this.#presencePos = undefined;
+      this.#publisher.changed();
+    }
     return recorded;
   }
 
