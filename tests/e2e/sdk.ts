@@ -37,6 +37,25 @@ export async function errcodeOf(p: Promise<unknown>): Promise<[number | undefine
   throw new Error("expected the request to fail");
 }
 
+/** Resolves with the first value `probe` returns that is not undefined (checked every 5 ms), or rejects after `ms`. */
+export function until<T>(probe: () => T | undefined, ms = 10_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const v = probe();
+      if (v === undefined) return;
+      clearInterval(timer);
+      clearTimeout(timeout);
+      resolve(v);
+    };
+    const timer = setInterval(check, 5);
+    const timeout = setTimeout(() => {
+      clearInterval(timer);
+      reject(new Error("timed out waiting"));
+    }, ms);
+    check();
+  });
+}
+
 /** startClient and wait for the first sync to be processed. */
 export async function start(c: MatrixClient, opts: Parameters<MatrixClient["startClient"]>[0] = {}): Promise<void> {
   const ready = new Promise<void>((resolve, reject) => {

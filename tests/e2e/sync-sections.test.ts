@@ -17,7 +17,7 @@ import {
   Preset,
   RoomEvent,
 } from "matrix-js-sdk";
-import { PASSWORD, sdkHarness, start } from "./sdk.ts";
+import { PASSWORD, sdkHarness, start, until } from "./sdk.ts";
 
 const harness = sdkHarness({ stopClients: true });
 const { register } = harness;
@@ -34,25 +34,6 @@ function sync(c: MatrixClient, q: { since?: string; filter?: string; timeout?: n
 async function otherDevice(userId: string): Promise<MatrixClient> {
   const res = await harness.client().loginRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: userId }, password: PASSWORD });
   return harness.client({ accessToken: res.access_token, userId: res.user_id, deviceId: res.device_id });
-}
-
-/** Resolves with the first value `probe` returns that is not undefined (polled). */
-function until<T>(probe: () => T | undefined, ms = 10_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const v = probe();
-      if (v === undefined) return;
-      clearInterval(timer);
-      clearTimeout(timeout);
-      resolve(v);
-    };
-    const timer = setInterval(check, 5);
-    const timeout = setTimeout(() => {
-      clearInterval(timer);
-      reject(new Error("timed out waiting"));
-    }, ms);
-    check();
-  });
 }
 
 const text = (body: string) => ({ msgtype: MsgType.Text, body }) as const;

@@ -11,30 +11,10 @@ import {
   RoomEvent,
   RoomMemberEvent,
 } from "matrix-js-sdk";
-import { sdkHarness, start } from "./sdk.ts";
+import { sdkHarness, start, until } from "./sdk.ts";
 
 /** Only /sync responses count towards the check: the test is about the sync loop. */
 const { register } = sdkHarness({ counts: (_method, pathname) => pathname.endsWith("/sync"), stopClients: true });
-
-/** Resolves with the first value `probe` returns that is not undefined, checked on every event of `c`. */
-function until<T>(c: MatrixClient, probe: () => T | undefined, ms = 10_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const v = probe();
-      if (v !== undefined) {
-        clearInterval(timer);
-        clearTimeout(timeout);
-        resolve(v);
-      }
-    };
-    const timer = setInterval(check, 5);
-    const timeout = setTimeout(() => {
-      clearInterval(timer);
-      reject(new Error("timed out waiting"));
-    }, ms);
-    check();
-  });
-}
 
 /** The SDK's /sync requests of one client: when each was sent, with which timeout, and when it answered. */
 interface Poll {
@@ -113,12 +93,12 @@ describe("[e2e: sync] matrix-js-sdk startClient against Parley", () => {
 
     // The invite reaches bob's running client.
     await alice.client.invite(roomId, bob.userId);
-    const invited = await until(bob.client, () => (bob.client.getRoom(roomId)?.getMyMembership() === "invite" ? true : undefined));
+    const invited = await until(() => (bob.client.getRoom(roomId)?.getMyMembership() === "invite" ? true : undefined));
     expect(invited).toBe(true);
     expect(bob.client.getRoom(roomId)?.name).toBe("Sync party");
 
     await bob.client.joinRoom(roomId);
-    await until(bob.client, () => (bob.client.getRoom(roomId)?.getMyMembership() === "join" ? true : undefined));
+    await until(() => (bob.client.getRoom(roomId)?.getMyMembership() === "join" ? true : undefined));
 
     // A message from alice appears in bob's live timeline via /sync.
     const received = new Promise<MatrixEvent>((resolve) => {
@@ -131,8 +111,8 @@ describe("[e2e: sync] matrix-js-sdk startClient against Parley", () => {
 
     // bob's reply: alice sees it, and bob's own echo is reconciled (transaction_id).
     const reply = await bob.client.sendMessage(roomId, { msgtype: MsgType.Text, body: "hi alice" });
-    await until(alice.client, () => alice.client.getRoom(roomId)?.findEventById(reply.event_id));
-    await until(bob.client, () => {
+    await until(() => alice.client.getRoom(roomId)?.findEventById(reply.event_id));
+    await until(() => {
       const ev = bob.client.getRoom(roomId)?.findEventById(reply.event_id);
       return ev && ev.status === null ? ev : undefined;
     });

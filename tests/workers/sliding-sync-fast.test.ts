@@ -52,6 +52,18 @@ async function roomPathResult(u: TestUser, roomId: string, since: number, timeli
   return roomResultJson({ answer, initial: false, isDm: false, dmChanged: false, lists: ["all"] }) as JsonObject;
 }
 
+/** Alice's public room with Bob listening on a sliding connection that has had one incremental response ("warm"). */
+async function warmListener(prefix: string) {
+  const [alice, bob] = await Promise.all([newUser(prefix), newUser(prefix)]);
+  const roomId = await createRoom(alice, { preset: "public_chat" });
+  await bob.ok("POST", `${V3}/join/${enc(roomId)}`, {});
+  const body = { lists: { all: { ranges: [[0, 9]], timeline_limit: 5, required_state: [] } } };
+  const first = (await sss(bob, body)).pos;
+  await sendMessage(alice, roomId, "warm");
+  const pos = (await until(bob, body, first, roomId, "warm")).pos;
+  return { alice, bob, roomId, req: body, pos };
+}
+
 const lastStream = async (roomId: string) => (await roomEvents(roomId)).at(-1)!.stream;
 
 describe("sliding sync hub fast path", () => {
@@ -163,14 +175,10 @@ describe("sliding sync hub fast path", () => {
   }, 90_000);
 
   it("[sliding: counts on] new messages are counted by the User actor from the hub's news, as the room counts them; a state change asks the room", async () => {
-    const [alice, bob] = await Promise.all([newUser("sc"), newUser("sc")]);
-    const roomId = await createRoom(alice, { preset: "public_chat" });
-    await bob.ok("POST", `${V3}/join/${enc(roomId)}`, {});
-    const req = { lists: { all: { ranges: [[0, 9]], timeline_limit: 5, required_state: [] } } };
-    let pos = (await sss(bob, req)).pos;
     // The first counts after the join come from the room (with its push context).
-    await sendMessage(alice, roomId, "warm");
-    pos = (await until(bob, req, pos, roomId, "warm")).pos;
+    const warm = await warmListener("sc");
+    const { alice, bob, roomId, req } = warm;
+    let pos = warm.pos;
 
     const before = { ...SLIDING_COUNTERS };
     await sendMessage(alice, roomId, "plain");
@@ -198,13 +206,9 @@ describe("sliding sync hub fast path", () => {
   }, 60_000);
 
   it("[sliding: tokens] a response carrying only new messages writes no row: its pos carries the change, and continuing from it loses and repeats nothing", async () => {
-    const [alice, bob] = await Promise.all([newUser("si"), newUser("si")]);
-    const roomId = await createRoom(alice, { preset: "public_chat" });
-    await bob.ok("POST", `${V3}/join/${enc(roomId)}`, {});
-    const req = { lists: { all: { ranges: [[0, 9]], timeline_limit: 5, required_state: [] } } };
-    let pos = (await sss(bob, req)).pos;
-    await sendMessage(alice, roomId, "warm");
-    pos = (await until(bob, req, pos, roomId, "warm")).pos;
+    const warm = await warmListener("si");
+    const { alice, bob, roomId, req } = warm;
+    let pos = warm.pos;
     const rows = () =>
       runInDurableObject(userActor(env, bob.userId), (_u, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sliding_states").one().n);
     const before = await rows();
