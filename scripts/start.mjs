@@ -29,7 +29,7 @@
 // REGISTRATION_MODE says otherwise (wrangler.toml's deployed default is `closed`).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -173,9 +173,8 @@ async function direct() {
         ...workerOptions,
         // The name is part of each actor's storage key (dataDir/v3/do/parley-Room, …).
         name: config.name,
-        modules: true,
+        modules: bundleModules(buildDir, workerOptions.modulesRules),
         modulesRoot: buildDir,
-        scriptPath: join(buildDir, "index.js"),
         bindings: { ...config.vars, ...vars, ...secrets },
         unsafeDirectSockets: logRequests ? [] : [{ host: "127.0.0.1", port }],
       },
@@ -203,6 +202,23 @@ async function direct() {
       );
     });
   }
+}
+
+/**
+ * The bundle's files as Miniflare modules, the entry point first, each typed by the module
+ * rules (wrangler.toml's, then wrangler's defaults; `**\/*.ext` globs). Listed rather than
+ * found by Miniflare parsing the bundle's imports, which holds a ~1 MB script's syntax tree.
+ */
+function bundleModules(buildDir, rules) {
+  const typeOf = (file) => {
+    if (/\.m?js$/.test(file)) return "ESModule";
+    const rule = rules.find((r) => r.include.some((glob) => glob.startsWith("**/*.") && file.endsWith(glob.slice(4))));
+    if (rule === undefined) fail(`the bundle has ${file}, which no module rule types`);
+    return rule.type;
+  };
+  const files = readdirSync(buildDir).filter((f) => !f.endsWith(".map") && f !== "README.md");
+  if (!files.includes("index.js")) fail(`no index.js in ${buildDir}`);
+  return ["index.js", ...files.filter((f) => f !== "index.js").sort()].map((f) => ({ type: typeOf(f), path: join(buildDir, f) }));
 }
 
 /** `npm run dev`: `wrangler dev` as before (dev proxy in front, reload on every save). */
