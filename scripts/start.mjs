@@ -32,6 +32,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -153,6 +154,8 @@ async function direct() {
   const logRequests = ["1", "true"].includes(process.env.PARLEY_LOG_REQUESTS ?? "");
 
   console.log(`Parley: http://127.0.0.1:${port} (server name ${vars.SERVER_NAME}, data in ${dataDir})`);
+  let ready = false;
+  let stopping = false;
   // The public port is a socket of the Worker itself (as in production, nothing in
   // between). Miniflare's own entry socket (its entry worker: request logging, Cloudflare-
   // like compression, error pages; about a millisecond per request more) gets a random
@@ -168,6 +171,15 @@ async function direct() {
     cf: false,
     log: new Log(logRequests ? LogLevel.INFO : LogLevel.WARN),
     logRequests,
+    // workerd's output (the Worker's `console`) line by line to ours, as Miniflare's default
+    // does; and a workerd that ends on its own ends this process (nothing would listen).
+    handleRuntimeStdio(stdout, stderr) {
+      createInterface(stdout).on("line", (line) => console.log(line));
+      createInterface(stderr).on("line", (line) => console.error(line));
+      stdout.on("end", () => {
+        if (ready && !stopping) fail("workerd exited unexpectedly (see above)");
+      });
+    },
     workers: [
       {
         ...workerOptions,
@@ -182,13 +194,13 @@ async function direct() {
   });
   try {
     await mf.ready;
+    ready = true;
   } catch (e) {
     console.error(e);
     await mf.dispose().catch(() => {});
     fail("the Worker failed to start (see above)");
   }
 
-  let stopping = false;
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
     process.on(signal, () => {
       if (stopping) process.exit(1);
