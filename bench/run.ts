@@ -8,6 +8,7 @@
  * Loopback only; every loop is bounded in count and time. Results: docs/benchmarks.md.
  *
  *   npm run bench [-- --quick] [-- --only 1,2] [-- --base-url URL] [-- --compare-url URL --compare-pid PID]
+ *   [-- --profile DIR] [-- --wrangler-dev]
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -116,8 +117,12 @@ async function startedParleyTarget(withAppservice: boolean): Promise<{ server: S
     local.push(() => as!.close());
     env.PARLEY_APPSERVICES = asDir;
   }
-  process.stderr.write(`bench: starting Parley${withAppservice ? " with an appservice" : ""} (node scripts/start.mjs) … `);
-  const p = await startParley(env);
+  // --profile: the Worker's inspector (`npm start` opens none unless asked; wrangler dev always does).
+  if (opts.profile && !opts.wranglerDev) env.PARLEY_INSPECTOR_PORT = "0";
+  process.stderr.write(
+    `bench: starting Parley${withAppservice ? " with an appservice" : ""} (node scripts/start.mjs${opts.wranglerDev ? " --dev" : ""}) … `,
+  );
+  const p = await startParley(env, { wrangler: opts.wranglerDev });
   local.push(() => p.stop());
   process.stderr.write(`${p.baseUrl}, workerd pid ${p.workerd().join(",")}\n`);
   const t = target("parley", p.baseUrl, {
@@ -173,20 +178,22 @@ try {
   const meta = {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
     date: started.toISOString(),
-    machine: `${cpus().length} cores (${cpus()[0]?.model.trim() ?? "?"}), Node ${process.versions.node}, workerd via wrangler dev ${wrangler.version}`,
+    machine: `${cpus().length} cores (${cpus()[0]?.model.trim() ?? "?"}), Node ${process.versions.node}, ` +
+      `workerd via ${opts.wranglerDev ? "wrangler dev" : "Miniflare (npm start)"}, wrangler ${wrangler.version}`,
     load: `load average at start ${load0.map((l) => l.toFixed(2)).join(" ")}, at end ${load1.map((l) => l.toFixed(2)).join(" ")}`,
     clientCpuSeconds: clientCpu() / 1000,
     parleyWorkerdLifetimePeakMiB: parley ? lifetimePeakMiB(parley.workerd()) : undefined,
-    wranglerSupervisorPeakMiB: parley ? lifetimePeakMiB(parley.supervisors()) : undefined,
+    supervisorPeakMiB: parley ? lifetimePeakMiB(parley.supervisors()) : undefined,
   };
   console.log(`\n${meta.command}\n${meta.date}; ${meta.machine}\n${meta.load}\n`);
   console.log(render(rows, opts.compareUrl !== undefined));
   console.log(`\nServer CPU and peak memory: ${parley ? "the workerd process serving Parley" : "n/a unless the server was started here"}` +
     `${opts.comparePid ? `; compare: process tree of pid ${opts.comparePid}` : ""}; sampled every 100 ms over each workload's measured part.` +
-    `${parley ? " wrangler dev runs two workerd processes, a proxy owning the port and the one running the Worker and actors; the columns are their sum, the notes split it." : ""}`);
+    `${parley && opts.wranglerDev ? " wrangler dev runs two workerd processes, a proxy owning the port and the one running the Worker and actors; the columns are their sum, the notes split it." : ""}`);
   if (parley) {
     console.log(`workerd peak RSS over the whole run (VmHWM): ${meta.parleyWorkerdLifetimePeakMiB!.toFixed(0)} MiB; ` +
-      `wrangler's node supervisors (not part of a deployed Worker): ${meta.wranglerSupervisorPeakMiB!.toFixed(0)} MiB.`);
+      `${opts.wranglerDev ? "wrangler's node supervisors" : "the node process running Miniflare (scripts/start.mjs)"} ` +
+      `(not part of a deployed Worker): ${meta.supervisorPeakMiB!.toFixed(0)} MiB.`);
   }
   console.log(`The load generator (this process) used ${meta.clientCpuSeconds.toFixed(1)} s of CPU on the same machine.\n`);
   console.log(renderNotes(rows));

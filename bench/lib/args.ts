@@ -24,6 +24,8 @@ export interface BenchOptions {
   json?: string;
   /** Directory for V8 CPU profiles of the started Parley's Worker, one per measured part. */
   profile?: string;
+  /** Start Parley the `npm run dev` way (wrangler dev: a dev proxy in front of the Worker). */
+  wranglerDev: boolean;
 }
 
 const USAGE = `npm run bench -- [options]
@@ -38,10 +40,13 @@ const USAGE = `npm run bench -- [options]
   --quick               small counts: a smoke run in about a minute
   --json FILE           also write the results as JSON
   --profile DIR         CPU-profile the started Parley's Worker during each measured part
-                        (workerd inspector); slows the server, so not for the figures`;
+                        (workerd inspector); slows the server, so not for the figures
+  --wrangler-dev        start Parley the \`npm run dev\` way (wrangler dev, a dev proxy in front
+                        of the Worker) instead of \`npm start\`; adds rows straight to the Worker
+                        that show what the proxy hop costs`;
 
 export function parseArgs(argv: string[]): BenchOptions {
-  const opts: BenchOptions = { quick: false };
+  const opts: BenchOptions = { quick: false, wranglerDev: false };
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i]!;
     const value = (): string => {
@@ -63,11 +68,13 @@ export function parseArgs(argv: string[]): BenchOptions {
       case "--quick": opts.quick = true; break;
       case "--json": opts.json = value(); break;
       case "--profile": opts.profile = value(); break;
+      case "--wrangler-dev": opts.wranglerDev = true; break;
       case "--help": case "-h": throw new UsageError("");
       default: throw new UsageError(`unknown option ${name}`);
     }
   }
   if (opts.profile && opts.baseUrl) throw new UsageError("--profile needs the Parley the benchmark starts (its workerd's inspector)");
+  if (opts.wranglerDev && opts.baseUrl) throw new UsageError("--wrangler-dev starts Parley; it does not go with --base-url");
   if (opts.dataDir && !opts.baseUrl) throw new UsageError("--data-dir goes with --base-url (a started Parley's data directory is known)");
   return opts;
 }

@@ -1,8 +1,9 @@
 /**
  * `--profile DIR`: a V8 CPU profile of Parley's Worker (the workerd process running the
  * actors) over each workload's measured part, through workerd's inspector. The inspector
- * listens on a random loopback port of that process; it is found from the process's
- * listening sockets and the one answering /json/list. Profiling slows the server: figures
+ * listens on a random loopback port of that process (`npm start` opens it when
+ * PARLEY_INSPECTOR_PORT is set, which bench/run.ts does for --profile; wrangler dev always
+ * does); it is found from the process's listening sockets and the one answering /json/list. Profiling slows the server: figures
  * come from runs without it.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";

@@ -20,11 +20,11 @@ export interface Target {
   client: Client;
   /** CPU/memory of the server's process tree; absent: the columns say n/a. */
   sampler?: Sampler;
-  /** Wrangler's persisted state (Parley only): the storage workload reads it. */
+  /** Parley's persisted state (PARLEY_DATA_DIR; Parley only): the storage workload reads it. */
   dataDir?: string;
   sharedSecret?: string;
   appservice?: AppserviceSetup;
-  /** The started Parley's Worker socket behind wrangler's dev proxy (a diagnostic row). */
+  /** The started Parley's Worker socket behind wrangler's dev proxy (`--wrangler-dev` only; diagnostic rows). */
   directUrl?: string;
   /** Whether this target is Parley (lib-level workloads run only there). */
   isParley: boolean;

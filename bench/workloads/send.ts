@@ -2,9 +2,10 @@
  * Workloads 1 and 2: sends into one room.
  * 1. one user, sequential sends (goal p50 ≤ 1.5 ms), beside two baselines on the same
  *    connection that split the latency: GET /versions (HTTP + edge routing, no auth) and
- *    GET /account/whoami (+ the token check, an edge → User actor RPC); and, for the Parley
- *    started here, whoami and the sends again straight to the Worker's socket behind
- *    wrangler's dev proxy, to show what the proxy hop (dev only) costs;
+ *    GET /account/whoami (+ the token check, an edge → User actor RPC); and, when the Parley
+ *    started here has wrangler's dev proxy in front (`--wrangler-dev`: `npm run dev`), whoami
+ *    and the sends again straight to the Worker's socket behind it, to show what the proxy
+ *    hop (dev only) costs (`npm start` has no proxy: the rows above are already direct);
  * 2. 16 users sending concurrently, each in sequence (goal ≥ 2,500 msg/s, p99 ≤ 25 ms).
  */
 import { Client, pool, V3 } from "../lib/client.ts";
@@ -66,7 +67,7 @@ export async function sequential(t: Target): Promise<Row[]> {
   };
   rows.push(await sends(t.client, "sequential sends, 1 user, 1 room", true, ""));
   if (t.directUrl) {
-    // The same, straight to the Worker's socket: what wrangler's dev proxy hop costs.
+    // Only behind a dev proxy: the same, straight to the Worker's socket, what the proxy hop costs.
     const direct = new Client(t.directUrl);
     try {
       rows.push(await baseline("diagnostic: GET /whoami, no dev proxy", `${V3}/account/whoami`, user.token, direct));

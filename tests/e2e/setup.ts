@@ -65,20 +65,25 @@ export interface RunningServer {
   baseUrl: string;
   serverName: string;
   dataDir: string;
+  /** Process ID of `node scripts/start.mjs` (the leader of the server's process group). */
+  pid: number;
   /** Stops the server (its whole process group); removes the data directory unless told to keep it. */
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
 /**
  * Runs `node scripts/start.mjs` (what `npm start` runs) on a free port and waits
- * until `/_matrix/client/versions` answers. `dataDir` reuses existing state.
+ * until `/_matrix/client/versions` answers. `dataDir` reuses existing state; `args` go to
+ * start.mjs (`--dev`: what `npm run dev` runs, wrangler dev).
  */
-export async function startServer(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<RunningServer> {
+export async function startServer(
+  opts: { dataDir?: string; env?: Record<string, string>; args?: string[] } = {},
+): Promise<RunningServer> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "parley-e2e-"));
   const logFile = join(dataDir, "server.log");
   const out = openSync(logFile, "a");
-  const child = spawn(process.execPath, ["scripts/start.mjs"], {
+  const child = spawn(process.execPath, ["scripts/start.mjs", ...(opts.args ?? [])], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -88,7 +93,7 @@ export async function startServer(opts: { dataDir?: string; env?: Record<string,
       RATE_LIMITS_ENABLED: "false",
       ...opts.env,
     },
-    // Its own process group, so stopping it stops wrangler and workerd too.
+    // Its own process group, so stopping it stops workerd (and wrangler, for --dev) too.
     detached: true,
     stdio: ["ignore", out, out],
   });
@@ -102,7 +107,7 @@ export async function startServer(opts: { dataDir?: string; env?: Record<string,
       await exited;
       clearTimeout(timer);
     }
-    // wrangler's children may outlive it briefly; make sure the group is gone.
+    // Children (workerd; wrangler's for --dev) may outlive it briefly; make sure the group is gone.
     if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
     if (keepData || process.env.PARLEY_E2E_KEEP_DATA) console.log(`e2e: data and log kept in ${dataDir}`);
     else rmSync(dataDir, { recursive: true, force: true });
@@ -115,7 +120,7 @@ export async function startServer(opts: { dataDir?: string; env?: Record<string,
     await stop({ keepData: true });
     throw e;
   }
-  return { baseUrl, serverName: `localhost:${port}`, dataDir, stop };
+  return { baseUrl, serverName: `localhost:${port}`, dataDir, pid: child.pid!, stop };
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
