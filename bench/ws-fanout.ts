@@ -136,6 +136,7 @@ async function fanOutOnce(t: Target, listeners: number, seconds: number): Promis
       latency: lat, throughput: delivered / Math.max(0.001, usage ? usage.wallMs / 1000 : sendSeconds), unit: "deliveries/s", usage,
       notes: [
         `${total} messages (${failures} failed sends${firstError ? `, first: ${firstError.slice(0, 400)}` : ""}); delivered ${delivered}/${(total - failures) * listeners}, duplicates ${duplicates} (sends are concurrent, so room order need not be seq order)`,
+        `${t.client.retries} sends retried after a connection reset (same txnId)`,
         `${responses} pushed responses (${(delivered / Math.max(1, responses)).toFixed(1)} messages each, ${limited} limited; timeline_limit ${timelineLimit})`,
         ...(lat ? [`p90 ${ms(lat.p90)} ms, max ${ms(lat.max)} ms`] : []),
         `setup: ${phases.join(", ")}`,

@@ -113,10 +113,26 @@ export class Client {
     await this.call("POST", `${V3}/join/${encodeURIComponent(roomId)}${query}`, { body: {}, token: s.token });
   }
 
+  /**
+   * PUT a message. A connection the server closed while idle in the keep-alive pool
+   * ("socket hang up", ECONNRESET before any answer) is retried with the same transaction
+   * ID, as Matrix clients do: the send is idempotent, so this can neither lose nor double it.
+   */
   async send(s: Session, roomId: string, txnId: string, content: Json, query = ""): Promise<string> {
     const path = `${V3}/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txnId)}${query}`;
-    return (await this.call("PUT", path, { body: content, token: s.token })).event_id as string;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.call("PUT", path, { body: content, token: s.token })).event_id as string;
+      } catch (e) {
+        const reset = e instanceof Error && (e.message === "socket hang up" || (e as NodeJS.ErrnoException).code === "ECONNRESET");
+        if (!reset || attempt >= 3) throw e;
+        this.retries++;
+      }
+    }
   }
+
+  /** Sends retried after a connection reset (reported by the workloads). */
+  retries = 0;
 
   /** Does the server route this path at all? (404/405 with M_UNRECOGNIZED: no.) */
   async routes(method: string, path: string, token?: string): Promise<boolean> {
