@@ -23,6 +23,9 @@ export interface Session {
 
 export const V3 = "/_matrix/client/v3";
 
+/** A pooled connection the server had closed: the request never reached it. */
+class StaleSocketError extends Error {}
+
 export class Client {
   private readonly agent: Agent;
   private readonly url: URL;
@@ -33,8 +36,25 @@ export class Client {
     this.agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: Infinity }) : new Agent({ keepAlive: true, maxSockets: Infinity });
   }
 
-  /** One request; resolves with the parsed body, rejects with HttpError on a non-2xx answer. */
-  call(method: string, path: string, opts: { body?: unknown; token?: string; signal?: AbortSignal } = {}): Promise<Json> {
+  /**
+   * One request; resolves with the parsed body, rejects with HttpError on a non-2xx answer.
+   * A request that went out on a pooled keep-alive connection which the server had closed
+   * meanwhile (reset before any answer) is sent once more on a fresh one — the race Node's
+   * documentation describes for keep-alive agents; the server never saw the first copy.
+   */
+  async call(method: string, path: string, opts: { body?: unknown; token?: string; signal?: AbortSignal } = {}): Promise<Json> {
+    // Several pooled connections may have been closed at once: each retry may meet another.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#once(method, path, opts);
+      } catch (e) {
+        if (!(e instanceof StaleSocketError) || attempt >= 4) throw e;
+        this.retries++;
+      }
+    }
+  }
+
+  #once(method: string, path: string, opts: { body?: unknown; token?: string; signal?: AbortSignal }): Promise<Json> {
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string | number> = {};
     if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
@@ -64,7 +84,10 @@ export class Client {
           });
         },
       );
-      req.on("error", reject);
+      req.on("error", (e: NodeJS.ErrnoException) => {
+        const reset = e.code === "ECONNRESET" || e.message === "socket hang up";
+        reject(reset && req.reusedSocket ? new StaleSocketError(e.message) : e);
+      });
       req.end(payload);
     });
   }
@@ -124,14 +147,14 @@ export class Client {
       try {
         return (await this.call("PUT", path, { body: content, token: s.token })).event_id as string;
       } catch (e) {
-        const reset = e instanceof Error && (e.message === "socket hang up" || (e as NodeJS.ErrnoException).code === "ECONNRESET");
+        const reset = e instanceof StaleSocketError || (e instanceof Error && (e.message === "socket hang up" || (e as NodeJS.ErrnoException).code === "ECONNRESET"));
         if (!reset || attempt >= 3) throw e;
         this.retries++;
       }
     }
   }
 
-  /** Sends retried after a connection reset (reported by the workloads). */
+  /** Requests sent again after a connection reset (reported by the workloads). */
   retries = 0;
 
   /** Does the server route this path at all? (404/405 with M_UNRECOGNIZED: no.) */
