@@ -12,7 +12,7 @@ import type { ClientEventWithoutRoomId } from "../../event-format.ts";
 import type { JsonObject } from "../../json.ts";
 import type { PushContext } from "../../push/conditions.ts";
 import type { CountPoint } from "../../push/counts.ts";
-import { evaluatePushRules } from "../../push/evaluate.ts";
+import { readerOutcome, type NeutralRules } from "../../push/shared-outcome.ts";
 import type { Ruleset } from "../../push/types.ts";
 import { streamToken } from "../../pagination-token.ts";
 import type { PublishedPosition, RoomPosition } from "../position.ts";
@@ -188,6 +188,8 @@ export function countOn(i: {
   from: { n: [number, number]; at: number; examined: number; countedR: number };
   point: Omit<CountPoint, "at" | "examined">;
   ruleset: Ruleset;
+  /** The reader's rules in their shareable form (lib/push/shared-outcome.ts), if they have one. */
+  neutral?: NeutralRules | null;
   scanLimit: number;
 }): { n: [number, number]; at: number; examined: number } | undefined {
   const { news, pos, from } = i;
@@ -206,7 +208,7 @@ export function countOn(i: {
     const event = parsedEventInRoom(e, i.roomId);
     const ctx: PushContext = { userId: i.userId, displayName: i.point.displayName, roomMemberCount: i.point.roomMemberCount, senderPowerLevel: e.senderLevel };
     if (i.point.notificationPowerLevels) ctx.notificationPowerLevels = i.point.notificationPowerLevels;
-    const out = evaluatePushRules(event, ctx, i.ruleset);
+    const out = readerOutcome({ roomId: i.roomId, stream: e.stream, json: e.json, event }, ctx, i.ruleset, i.neutral ?? null);
     if (out.notify) notifications++;
     if (out.highlight) highlights++;
   }

@@ -15,6 +15,7 @@ import type { RoomAnswerFacts } from "../../../lib/e2ee/device-list-tracking.ts"
 import type { JsonObject, JsonValue } from "../../../lib/json.ts";
 import type { CountPoint, UnreadCounts } from "../../../lib/push/counts.ts";
 import type { Ruleset } from "../../../lib/push/types.ts";
+import { neutralRules } from "../../../lib/push/shared-outcome.ts";
 import { JsonParseError, parseJsonStrict } from "../../../lib/json-parse.ts";
 import { MAX_BUFFERED_EVENTS, MAX_BUFFERED_RECEIPTS } from "../../../lib/sync/hub.ts";
 import { isSyncMembership, type PublishedPosition, type RoomPosition, type SyncMembership } from "../../../lib/sync/position.ts";
@@ -313,6 +314,7 @@ export class SlidingSync {
           from: { n: sent.n, at: sent.cs, examined: sent.ce, countedR: sent.cr },
           point,
           ruleset: (ruleset ??= (JSON.parse(rules()) as { global: Ruleset }).global),
+          neutral: neutralRules(rules(), this.userId),
           scanLimit: pushCountScanLimit(this.env),
         });
         if (on) {
