@@ -9,6 +9,7 @@
  * Pure; the outcome cache is a bounded module-level map (one per isolate), which only
  * saves work when several readers' actors share an isolate — locally, all of them.
  */
+import { fingerprint } from "../fingerprint.ts";
 import type { JsonObject } from "../json.ts";
 import type { PushContext } from "./conditions.ts";
 import { evaluatePushRules } from "./evaluate.ts";
@@ -38,7 +39,7 @@ export function neutralRules(rulesText: string, userId: string): NeutralRules | 
   if (!rulesText.includes('"contains_display_name"') && JSON.stringify(userId).length === userId.length + 2) {
     const escaped = JSON.stringify(userId).slice(1, -1);
     const text = rulesText.split(escaped).join(JSON.stringify(PLACEHOLDER).slice(1, -1));
-    out = { key: fnv(text), ruleset: (JSON.parse(text) as { global: Ruleset }).global };
+    out = { key: fingerprint(text), ruleset: (JSON.parse(text) as { global: Ruleset }).global };
   }
   if (rulesets.size >= MAX_RULESETS) rulesets.delete(rulesets.keys().next().value!);
   rulesets.set(cacheKey, out);
@@ -70,13 +71,4 @@ export function readerOutcome(
     outcomes.set(key, out);
   }
   return out;
-}
-
-function fnv(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return `${text.length.toString(36)}.${h.toString(36)}`;
 }

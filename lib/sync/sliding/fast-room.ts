@@ -9,6 +9,7 @@
  * ("Simplified sliding sync", the fast path).
  */
 import type { ClientEventWithoutRoomId } from "../../event-format.ts";
+import { fingerprint } from "../../fingerprint.ts";
 import type { JsonObject } from "../../json.ts";
 import type { PushContext } from "../../push/conditions.ts";
 import type { CountPoint } from "../../push/counts.ts";
@@ -241,12 +242,7 @@ function personalise(ev: ClientEventWithoutRoomId, e: SharedEvent, userId: strin
   return { ...ev, unsigned };
 }
 
-/** A short fingerprint of the user's push rules (FNV-1a, base 36): counts sent under other rules are recounted. */
+/** A short fingerprint of the user's push rules: counts sent under other rules are recounted. */
 export function rulesKey(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return `${text.length.toString(36)}.${h.toString(36)}`;
+  return fingerprint(text);
 }

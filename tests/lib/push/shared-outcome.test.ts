@@ -7,7 +7,7 @@ import type { Ruleset } from "../../../lib/push/types.ts";
 
 const ROOM = "!shared:example.org";
 const users = ["@ann:example.org", "@bob:example.org", "@cy:other.example"];
-const text = (u: string, extra: Ruleset = {}) => JSON.stringify({ global: { ...defaultRuleset(u), ...extra } });
+const text = (u: string, extra: Partial<Ruleset> = {}) => JSON.stringify({ global: { ...defaultRuleset(u), ...extra } });
 
 let stream = 0;
 function ev(content: JsonObject, sender = "@sender:example.org", type = "m.room.message") {
@@ -46,7 +46,7 @@ describe("push outcomes shared between readers", () => {
   it("[push: shared outcomes] readers with the default rules share one neutral ruleset; a display-name rule or an ID JSON escapes is never shared", () => {
     const keys = new Set(users.map((u) => neutralRules(text(u), u)!.key));
     expect(keys.size).toBe(1);
-    const named: Ruleset = { content: [], override: [{ rule_id: "name", default: false, enabled: true, conditions: [{ kind: "contains_display_name" }], actions: ["notify"] }] };
+    const named: Partial<Ruleset> = { content: [], override: [{ rule_id: "name", default: false, enabled: true, conditions: [{ kind: "contains_display_name" }], actions: ["notify"] }] };
     expect(neutralRules(text("@ann:example.org", named), "@ann:example.org")).toBeNull();
     expect(neutralRules(text('@a"b:example.org'), '@a"b:example.org')).toBeNull();
   });
