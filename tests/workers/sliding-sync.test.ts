@@ -139,6 +139,32 @@ describe("simplified sliding sync", () => {
     expect(inv.timeline).toBeUndefined();
   });
 
+  it("[sliding: filters] spaces: the rooms a joined space names as children (m.space.child with via), not subspaces' children, not for a space the user is not in", async () => {
+    const alice = await newUser("sp");
+    const bob = await newUser("sp");
+    const space = await createRoom(alice, { preset: "public_chat", creation_content: { type: "m.space" } });
+    const sub = await createRoom(alice, { preset: "public_chat", creation_content: { type: "m.space" } });
+    const [a, b, c, deep] = [await createRoom(alice, { preset: "public_chat" }), await createRoom(alice, { preset: "public_chat" }), await createRoom(alice, { preset: "public_chat" }), await createRoom(alice, { preset: "public_chat" })];
+    const child = (parent: string, id: string, content: JsonObject = { via: ["localhost"] }) => alice.ok("PUT", roomPath(parent, `state/m.space.child/${enc(id)}`), content);
+    await child(space, a);
+    await child(space, b);
+    await child(space, c, {}); // no via: not a child
+    await child(space, sub);
+    await child(sub, deep);
+    const body = { lists: { inSpace: { ranges: [[0, 20]], timeline_limit: 0, required_state: [], filters: { spaces: [space] } } } };
+    const r = await sss(alice, body);
+    expect(r.lists.inSpace!.count).toBe(3);
+    expect(Object.keys(r.rooms).sort()).toEqual([a, b, sub].sort());
+    // Bob is in a child but not in the space: nothing.
+    await bob.ok("POST", `${V3}/join/${enc(a)}`, {});
+    expect((await sss(bob, body)).lists.inSpace!.count).toBe(0);
+    // A new child shows up in the next response.
+    await child(space, c);
+    const next = await sss(alice, body, { pos: r.pos, timeout: 5000 });
+    expect(next.lists.inSpace!.count).toBe(4);
+    expect(Object.keys(next.rooms)).toContain(c);
+  });
+
   it("[sliding: room_subscriptions] a subscribed room is sent with its own config; unknown rooms are ignored", async () => {
     const alice = await newUser("ss");
     const a = await createRoom(alice, { name: "sub" });
@@ -342,7 +368,8 @@ describe("simplified sliding sync", () => {
     await bad({ lists: { a: { ranges: [[5, 1]], timeline_limit: 1 } } }, "M_INVALID_PARAM");
     await bad({ lists: { a: { ranges: [[-1, 1]], timeline_limit: 1 } } }, "M_INVALID_PARAM");
     await bad({ lists: { a: { timeline_limit: 1, required_state: [["m.room.name"]] } } }, "M_BAD_JSON");
-    await bad({ lists: { a: { timeline_limit: 1, filters: { spaces: ["!s:x"] } } } }, "M_INVALID_PARAM");
+    await bad({ lists: { a: { timeline_limit: 1, filters: { spaces: "!s:x" } } } }, "M_BAD_JSON");
+    await bad({ lists: { a: { timeline_limit: 1, filters: { room_name_like: "x" } } } }, "M_INVALID_PARAM");
     await bad({ lists: { "bad key!": { timeline_limit: 1 } } }, "M_INVALID_PARAM");
     await bad({ room_subscriptions: { "not-a-room": { timeline_limit: 1 } } }, "M_INVALID_PARAM");
     await bad({ conn_id: 5 }, "M_BAD_JSON");

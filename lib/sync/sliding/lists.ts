@@ -34,6 +34,8 @@ export function matchesFilters(r: ListRoom, f: ListFilters): boolean {
   if (f.roomTypes && !f.roomTypes.includes(type)) return false;
   if (f.notTags?.some((t) => r.tags.includes(t))) return false;
   if (f.tags && !f.tags.some((t) => r.tags.includes(t))) return false;
+  // `spaces` without the server's answer matches nothing (the server always sets `inRooms` for it).
+  if (f.spaces && !f.inRooms?.has(r.roomId)) return false;
   return true;
 }
 

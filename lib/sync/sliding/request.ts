@@ -40,6 +40,10 @@ export interface ListFilters {
   notRoomTypes?: Array<string | null>;
   tags?: string[];
   notTags?: string[];
+  /** Rooms that are children (m.space.child) of any of these spaces the user is joined to; subspaces are not followed. */
+  spaces?: string[];
+  /** Set by the server from `spaces`: the rooms those spaces name as children (never parsed from a request). */
+  inRooms?: ReadonlySet<string>;
 }
 
 export interface ListRequest extends RoomConfig {
@@ -190,7 +194,7 @@ function parseFilters(v: JsonValue | undefined, path: string): ListFilters {
   const o = object(v, path);
   if (!o) return {};
   // Filters the server cannot apply are refused rather than silently ignored.
-  for (const unsupported of ["spaces", "room_name_like"]) {
+  for (const unsupported of ["room_name_like"]) {
     if (o[unsupported] !== undefined && o[unsupported] !== null) throw invalidParam(`'${path}.${unsupported}' is not supported by this server`);
   }
   const f: ListFilters = {};
@@ -209,6 +213,8 @@ function parseFilters(v: JsonValue | undefined, path: string): ListFilters {
   if (tags) f.tags = tags;
   const notTags = strings(o.not_tags, `${path}.not_tags`);
   if (notTags) f.notTags = notTags;
+  const spaces = strings(o.spaces, `${path}.spaces`);
+  if (spaces) f.spaces = spaces;
   return f;
 }
 

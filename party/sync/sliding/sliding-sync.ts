@@ -87,6 +87,8 @@ export class SlidingSync {
   readonly #meta = new Map<string, RoomMeta>();
   /** Per joined room, the push context and position of the last counts the room gave (lib/push/counts.ts CountPoint). */
   readonly #countPoints = new Map<string, CountPoint>();
+  /** Per space room: its children as read at the space's event stream `s` (memory only). */
+  readonly #spaceChildren = new Map<string, { s: number; children: Set<string> }>();
   /** Per joined room, the events, receipts and typing set the hub polls brought (the fast path). */
   readonly #news = new Map<string, RoomNews>();
   /**
@@ -192,6 +194,7 @@ export class SlidingSync {
       else configs.set(roomId, [c]);
     };
     next.counts = new Map();
+    await this.#applySpaces(req, byRoom);
     for (const [key, list] of req.lists) {
       const res = applyList(sorted, list);
       lists[key] = { count: res.count };
@@ -571,6 +574,35 @@ export class SlidingSync {
     for (const [roomId, a] of answers) this.#noteMeta(roomId, a);
   }
 
+  /**
+   * Lists filtered by `spaces` get the rooms those spaces name as children (m.space.child
+   * with a `via`), only for spaces the user is joined to, subspaces not followed (MSC4186).
+   * A space's children are read from it once per position of the space room.
+   */
+  async #applySpaces(req: SlidingRequest, byRoom: ReadonlyMap<string, Row>): Promise<void> {
+    const lists = [...req.lists.values()].filter((l) => l.filters.spaces);
+    if (lists.length === 0) return;
+    const joined = [...new Set(lists.flatMap((l) => l.filters.spaces!))].filter((id) => byRoom.get(id)?.membership === "join");
+    await forEachLimited(joined, ROOM_CONCURRENCY, async (spaceId) => {
+      const s = this.#positions.get(spaceId)?.s;
+      const held = this.#spaceChildren.get(spaceId);
+      if (held && s !== undefined && held.s === s) return;
+      try {
+        const rpc = roomActor(this.env, spaceId) as unknown as SpaceSummaryRpc;
+        const facts = await rpc.summary({ userId: this.userId, children: true, suggestedOnly: false });
+        if (this.#spaceChildren.size > 10_000) this.#spaceChildren.clear();
+        this.#spaceChildren.set(spaceId, { s: s ?? -1, children: new Set((facts?.children ?? []).map((c) => c.state_key)) });
+      } catch (e) {
+        console.error(`sliding sync: space ${spaceId} unavailable`, e);
+      }
+    });
+    for (const l of lists) {
+      const rooms = new Set<string>();
+      for (const id of l.filters.spaces!) if (joined.includes(id)) for (const c of this.#spaceChildren.get(id)?.children ?? []) rooms.add(c);
+      l.filters.inRooms = rooms;
+    }
+  }
+
   /** Counts the room gave: where they stand, and its push context for counting on (memory only). */
   #notePoint(roomId: string, point: CountPoint, countAt: Map<string, { cs: number; ce: number }>): void {
     countAt.set(roomId, { cs: point.at, ce: point.examined });
@@ -718,4 +750,9 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
     while (next < items.length) await fn(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Room.summary (party/room/summary.ts), typed with only what the `spaces` filter reads. */
+interface SpaceSummaryRpc {
+  summary(p: { userId: string; children: boolean; suggestedOnly: boolean }): Promise<{ children: Array<{ state_key: string }> } | null>;
 }

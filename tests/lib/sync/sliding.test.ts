@@ -54,6 +54,10 @@ describe("sliding sync list maths (MSC4186 lists)", () => {
     const enc = room("!e", 1, { encrypted: true, tags: ["m.favourite"] });
     expect(matchesFilters(dm, { isDm: true })).toBe(true);
     expect(matchesFilters(dm, { isDm: false })).toBe(false);
+    // spaces: only the children the server found for them; without its answer, nothing.
+    expect(matchesFilters(dm, { spaces: ["!s:x"], inRooms: new Set([dm.roomId]) })).toBe(true);
+    expect(matchesFilters(dm, { spaces: ["!s:x"], inRooms: new Set(["!other:x"]) })).toBe(false);
+    expect(matchesFilters(dm, { spaces: ["!s:x"] })).toBe(false);
     expect(matchesFilters(enc, { isEncrypted: true })).toBe(true);
     expect(matchesFilters(space, { isEncrypted: true })).toBe(false);
     expect(matchesFilters(space, { roomTypes: ["m.space"] })).toBe(true);
@@ -249,6 +253,7 @@ describe("sliding sync request body", () => {
     expect(errcode(() => parseSlidingRequest({ lists: { a: { required_state: [["a", 1]] } } }))).toBe("M_BAD_JSON");
     expect(errcode(() => parseSlidingRequest({ lists: { a: { filters: { is_dm: "yes" } } } }))).toBe("M_BAD_JSON");
     expect(errcode(() => parseSlidingRequest({ lists: { a: { filters: { room_name_like: "x" } } } }))).toBe("M_INVALID_PARAM");
+    expect(parseSlidingRequest({ lists: { a: { filters: { spaces: ["!s:x"] } } } }).lists.get("a")!.filters.spaces).toEqual(["!s:x"]);
     expect(errcode(() => parseSlidingRequest({ conn_id: "has space" }))).toBe("M_INVALID_PARAM");
     expect(errcode(() => parseSlidingRequest({ room_subscriptions: { "@user:x": { timeline_limit: 1 } } }))).toBe("M_INVALID_PARAM");
     expect(errcode(() => parseSlidingRequest({ extensions: { to_device: { enabled: true, limit: 0 } } }))).toBe("M_INVALID_PARAM");
