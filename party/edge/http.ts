@@ -3,6 +3,7 @@
  * limits, and the ONE place where errors become responses.
  * https://spec.matrix.org/v1.19/client-server-api/#api-standards
  */
+import { readAtMost } from "../../lib/read-limited.ts";
 import { MatrixError } from "../../lib/errors.ts";
 import type { JsonObject, JsonValue } from "../../lib/json.ts";
 import { isJsonObject } from "../../lib/json.ts";
@@ -151,24 +152,5 @@ export async function readBody(request: Request, limits: BodyLimits): Promise<Ui
     if (body.byteLength > limits.maxBytes) throw tooLarge();
     return body;
   }
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limits.maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return readAtMost(request.body, limits.maxBytes, tooLarge);
 }

@@ -8,6 +8,7 @@
  * by hand so that every hop is checked. Bodies are read up to a byte limit and
  * within a time limit.
  */
+import { readAtMost as readLimited } from "../../lib/read-limited.ts";
 import { MatrixError } from "../../lib/errors.ts";
 import { imageInfo } from "../../lib/media/image-info.ts";
 import { generateMediaId, mxcUri } from "../../lib/media/media-id.ts";
@@ -192,26 +193,7 @@ async function readAtMost(response: Response, max: number): Promise<Uint8Array> 
     throw tooLarge(max);
   }
   if (!response.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await readChunk(reader);
-    if (done) break;
-    total += value.length;
-    if (total > max) {
-      await reader.cancel();
-      throw tooLarge(max);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return readLimited(response.body, max, () => tooLarge(max), readChunk);
 }
 
 async function readChunk(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<ReadableStreamReadResult<Uint8Array>> {

@@ -88,7 +88,7 @@ export class RoomCounts {
     const key = JSON.stringify([read, joinedAt, req.perThread, req.scanLimit, req.rulesetKey, room.head.version?.version ?? 0]);
     const head = room.head.stream;
     const hit = this.#memo.get(req.userId);
-    if (hit && hit.key === key && hit.upTo === head) return point ? this.#withPoint(hit, req.userId) : hit.result;
+    if (hit && hit.key === key && hit.upTo === head) return point ? withPoint(hit, this.#context(req.userId)) : hit.result;
 
     const ctx = this.#context(req.userId);
     let entry: { key: string; upTo: number; examined: number; result: CountResult };
@@ -108,14 +108,7 @@ export class RoomCounts {
     this.#memo.delete(req.userId);
     this.#memo.set(req.userId, entry);
     if (this.#memo.size > MEMO_MAX) this.#memo.delete(this.#memo.keys().next().value!);
-    return point ? this.#withPoint(entry, req.userId) : entry.result;
-  }
-
-  #withPoint(entry: { upTo: number; examined: number; result: CountResult }, userId: string): CountResult {
-    const ctx = this.#context(userId);
-    const point: CountPoint = { at: entry.upTo, examined: entry.examined, displayName: ctx.displayName, roomMemberCount: ctx.roomMemberCount };
-    if (ctx.notificationPowerLevels) point.notificationPowerLevels = ctx.notificationPowerLevels;
-    return { ...entry.result, point };
+    return point ? withPoint(entry, ctx) : entry.result;
   }
 
   /**
@@ -219,6 +212,13 @@ export class RoomCounts {
       ...(pl && typeof pl === "object" && !Array.isArray(pl) ? { notificationPowerLevels: pl as JsonObject } : {}),
     };
   }
+}
+
+/** The counts with where they stand and the push context they were counted under (CountPoint). */
+function withPoint(entry: { upTo: number; examined: number; result: CountResult }, ctx: { displayName: string | null; roomMemberCount: number; notificationPowerLevels?: JsonObject }): CountResult {
+  const point: CountPoint = { at: entry.upTo, examined: entry.examined, displayName: ctx.displayName, roomMemberCount: ctx.roomMemberCount };
+  if (ctx.notificationPowerLevels) point.notificationPowerLevels = ctx.notificationPowerLevels;
+  return { ...entry.result, point };
 }
 
 // ---- pusher delivery: members with pushers -------------------------------------------

@@ -6,6 +6,7 @@
  * failed — are asked for their position directly, and those positions are kept as seeds
  * for the shard's next poll.
  */
+import { forEachLimited } from "../../lib/concurrency.ts";
 import { shardOf } from "../../lib/sync/hub.ts";
 import type { PublishedPosition, RoomPosition } from "../../lib/sync/position.ts";
 import type { HubRoomDelta } from "../../lib/sync/shared-event.ts";
@@ -73,17 +74,12 @@ export async function pollHubShards(p: {
     }),
   );
   const asked: Array<[string, PublishedPosition]> = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < unknown.length) {
-      const roomId = unknown[next++]!;
-      const pos = await roomActor(p.env, roomId).syncPosition().catch(() => undefined);
-      if (!pos) continue;
-      p.seeds.set(roomId, pos);
-      asked.push([roomId, pos]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(ROOM_CONCURRENCY, unknown.length) }, worker));
+  await forEachLimited(unknown, ROOM_CONCURRENCY, async (roomId) => {
+    const pos = await roomActor(p.env, roomId).syncPosition().catch(() => undefined);
+    if (!pos) return;
+    p.seeds.set(roomId, pos);
+    asked.push([roomId, pos]);
+  });
   // A room the shard did not know is armed there at the caller's old position, not at what it learns now.
   if (unknown.length > 0) allArmed = false;
   return { changed, asked, allArmed };

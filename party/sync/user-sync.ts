@@ -8,6 +8,7 @@
  * Attempts run one at a time per user (a sync mutex): two devices syncing at once
  * must not interleave their reads of the same tables. Waiting happens outside it.
  */
+import { forEachLimited } from "../../lib/concurrency.ts";
 import { MatrixError } from "../../lib/errors.ts";
 import { eventMatchesFilter } from "../../lib/event-filter.ts";
 import { validateFilter, type Filter } from "../../lib/filter.ts";
@@ -427,12 +428,4 @@ export class UserSync {
       return encodeSyncToken({ ...scalars, checkpoint: this.#store.writeCheckpoint(deviceId, byIdx), inline: new Map() });
     });
   }
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -10,12 +10,13 @@
  * Transport-neutral: the HTTP handler and the WebSocket transport (party/sync/socket.ts)
  * both call `request`; the WebSocket one also listens to UserSync.onChange.
  */
+import { forEachLimited } from "../../../lib/concurrency.ts";
 import { MatrixError } from "../../../lib/errors.ts";
 import type { RoomAnswerFacts } from "../../../lib/e2ee/device-list-tracking.ts";
 import type { JsonObject, JsonValue } from "../../../lib/json.ts";
 import type { CountPoint, UnreadCounts } from "../../../lib/push/counts.ts";
 import type { Ruleset } from "../../../lib/push/types.ts";
-import { neutralRules } from "../../../lib/push/shared-outcome.ts";
+import { neutralRules, type NeutralRules } from "../../../lib/push/shared-outcome.ts";
 import { JsonParseError, parseJsonStrict } from "../../../lib/json-parse.ts";
 import { MAX_BUFFERED_EVENTS, MAX_BUFFERED_RECEIPTS } from "../../../lib/sync/hub.ts";
 import { isSyncMembership, type PublishedPosition, type RoomPosition, type SyncMembership } from "../../../lib/sync/position.ts";
@@ -289,6 +290,7 @@ export class SlidingSync {
     const countAt = new Map<string, { cs: number; ce: number }>();
     const countTargets: Array<[string, null, RoomSyncResult]> = [];
     let ruleset: Ruleset | undefined;
+    let neutral: NeutralRules | null | undefined;
     for (const roomId of countRooms) {
       const a = answers.get(roomId);
       if (a?.counts !== undefined) {
@@ -317,7 +319,7 @@ export class SlidingSync {
           from: { n: sent.n, at: sent.cs, examined: sent.ce, countedR: sent.cr },
           point,
           ruleset: (ruleset ??= (JSON.parse(rules()) as { global: Ruleset }).global),
-          neutral: neutralRules(rules(), this.userId),
+          neutral: (neutral ??= neutralRules(rules(), this.userId)),
           scanLimit: pushCountScanLimit(this.env),
         });
         if (on) {
@@ -744,13 +746,6 @@ function extensionNews(e: Extensions): boolean {
   );
 }
 
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 /** Room.summary (party/room/summary.ts), typed with only what the `spaces` filter reads. */
 interface SpaceSummaryRpc {
