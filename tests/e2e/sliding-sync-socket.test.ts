@@ -5,7 +5,7 @@
 import { inject, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import ReconnectingWebSocket from "partysocket/ws";
-import { SlidingSyncSocket, type Json, type WebSocketLike } from "../../client/sliding-sync-socket.ts";
+import { SlidingSyncSocket, SOCKET_PATH, type Json, type WebSocketLike } from "../../client/sliding-sync-socket.ts";
 
 const V3 = "/_matrix/client/v3";
 const PASSWORD = "a sufficiently long password";
@@ -160,4 +160,16 @@ describe("sliding sync over WebSocket, end to end", () => {
       }
     }, 60_000);
   }
+
+  it("[ws: frames] permessage-deflate offered by the client is declined (the push is not compressed once per listener)", async () => {
+    const user = await register("deflate");
+    const url = `${inject("baseUrl").replace(/^http/, "ws")}${SOCKET_PATH}?user_id=${encodeURIComponent(user.userId)}`;
+    const extensions = await new Promise<string | undefined>((resolve, reject) => {
+      const ws = new WebSocket(url, { perMessageDeflate: true });
+      ws.once("upgrade", (res) => resolve(res.headers["sec-websocket-extensions"]));
+      ws.once("open", () => ws.close());
+      ws.once("error", reject);
+    });
+    expect(extensions).toBeUndefined();
+  });
 });
