@@ -9,7 +9,7 @@
  * the room itself.
  */
 import { isAhead, mergePosition, streamsOf, type PublishedPosition, type RoomPosition } from "./position.ts";
-import type { HubRoomDelta, SharedEvent, SharedReceipt } from "./shared-event.ts";
+import { entriesAfter, eventsAfter, type HubRoomDelta, type SharedEvent, type SharedReceipt } from "./shared-event.ts";
 
 /** Entries not refreshed by a publish or a seed for this long are dropped (see the design's failure modes). */
 export const HUB_ENTRY_TTL_MS = 60 * 60 * 1000;
@@ -187,7 +187,7 @@ export class HubState {
     const receipts = this.#receipts.get(roomId);
     const lastReceipt = receipts && (receipts.entries.length > 0 ? receipts.entries[receipts.entries.length - 1]!.pos : receipts.from);
     if (pos.r > known.r && receipts && receipts.from <= known.r && lastReceipt === pos.r) {
-      d.receipts = receipts.entries.filter((r) => r.pos > known.r);
+      d.receipts = entriesAfter(receipts.entries, known.r, (r) => r.pos);
     }
     const buf = this.#buffers.get(roomId);
     if (!buf || pos.s <= known.s) {
@@ -197,7 +197,7 @@ export class HubState {
     const last = buf.events.length > 0 ? buf.events[buf.events.length - 1]!.stream : buf.from;
     if (last !== pos.s || max <= 0) return d;
     if (buf.from <= known.s && pos.s - known.s <= max) {
-      d.events = buf.events.filter((e) => e.stream > known.s);
+      d.events = eventsAfter(buf.events, known.s);
       return d;
     }
     // A gap, but no state changed in it: the newest `max` events and `limited` say it all

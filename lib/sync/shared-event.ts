@@ -99,7 +99,7 @@ export function fastRoomResult(i: FastPathInput): RoomSyncResult | undefined {
     if (e.type === "m.room.member") return undefined;
     if (i.stateAfter && e.stateKey !== undefined) return undefined;
     if (i.lazy && !i.lazy(e.sender)) return undefined;
-    const ev = JSON.parse(e.json) as ClientEventWithoutRoomId;
+    const ev = parsedSharedEvent(e);
     if (!eventMatchesFilter({ ...i.timeline, rooms: undefined, not_rooms: undefined }, { type: ev.type, sender: ev.sender, content: ev.content })) {
       // A state event the timeline filter hides must reach the client in `state`: only the room computes that.
       if (e.stateKey !== undefined) return undefined;
@@ -139,7 +139,45 @@ export function receiptContent(receipts: readonly SharedReceipt[], forUserId: st
   return content as JsonObject;
 }
 
-function personalise(ev: ClientEventWithoutRoomId, e: SharedEvent, userId: string, deviceId: string, now: number): ClientEventWithoutRoomId {
+/**
+ * Shared events parsed once per isolate, not once per reader: every listener of a busy
+ * room reads the same events (Durable Objects of one class share their isolate's module
+ * state). Keyed by the JSON text itself, so the same text always gives the same object;
+ * the objects are never mutated (`personalise` copies). Bounded, oldest dropped first.
+ */
+const PARSED_MAX = 4096;
+const parsedByJson = new Map<string, ClientEventWithoutRoomId>();
+
+export function parsedSharedEvent(e: SharedEvent): ClientEventWithoutRoomId {
+  let ev = parsedByJson.get(e.json);
+  if (ev === undefined) {
+    ev = JSON.parse(e.json) as ClientEventWithoutRoomId;
+    if (parsedByJson.size >= PARSED_MAX) parsedByJson.delete(parsedByJson.keys().next().value!);
+    parsedByJson.set(e.json, ev);
+  }
+  return ev;
+}
+
+/**
+ * The entries after stream position `s` of a list in ascending stream order (a hub buffer,
+ * a User actor's news): found by bisection, since those lists hold up to a thousand
+ * events and a push wants the few newest.
+ */
+export function entriesAfter<T>(entries: readonly T[], s: number, at: (e: T) => number): T[] {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (at(entries[mid]!) > s) hi = mid;
+    else lo = mid + 1;
+  }
+  return entries.slice(lo);
+}
+
+export const eventsAfter = (events: readonly SharedEvent[], s: number): SharedEvent[] => entriesAfter(events, s, (e) => e.stream);
+
+/** The reader's copy of a shared event: `age`, `membership` (MSC4115) and, for the sending device, `transaction_id`. */
+export function personalise(ev: ClientEventWithoutRoomId, e: SharedEvent, userId: string, deviceId: string, now: number): ClientEventWithoutRoomId {
   const unsigned: JsonObject = { ...(ev.unsigned ?? {}), age: Math.max(0, now - e.originServerTs), membership: "join" };
   if (e.txn && e.sender === userId && e.txn.deviceId === deviceId) unsigned.transaction_id = e.txn.txnId;
   return { ...ev, unsigned };

@@ -17,7 +17,7 @@ import { readerOutcome, type NeutralRules } from "../../push/shared-outcome.ts";
 import type { Ruleset } from "../../push/types.ts";
 import { streamToken } from "../../pagination-token.ts";
 import type { PublishedPosition, RoomPosition } from "../position.ts";
-import { receiptContent, type HubRoomDelta, type SharedEvent, type SharedReceipt } from "../shared-event.ts";
+import { entriesAfter, eventsAfter, parsedSharedEvent, personalise, receiptContent, type HubRoomDelta, type SharedEvent, type SharedReceipt } from "../shared-event.ts";
 import type { SentRoom } from "./connection.ts";
 import type { SlidingRoomAnswer } from "./room-result.ts";
 
@@ -117,7 +117,7 @@ export function fastSlidingRoom(i: FastSlidingInput): SlidingRoomAnswer | undefi
   if (i.room) {
     const since = i.room.since;
     if (news.s !== pos.s || news.from > since) return undefined;
-    const all = news.events.filter((e) => e.stream > since);
+    const all = eventsAfter(news.events, since);
     const shown = i.room.timelineLimit > 0 ? all.slice(Math.max(0, all.length - i.room.timelineLimit)) : [];
     const limited = i.room.timelineLimit > 0 ? shown.length < all.length : pos.s > since;
     // The whole gap must be plain messages: a state event would change required_state,
@@ -127,7 +127,7 @@ export function fastSlidingRoom(i: FastSlidingInput): SlidingRoomAnswer | undefi
     }
     const timeline: ClientEventWithoutRoomId[] = [];
     for (const e of shown) {
-      const ev = parsedEvent(e);
+      const ev = parsedSharedEvent(e);
       if (ev.content && typeof ev.content === "object" && "m.relates_to" in ev.content) return undefined;
       // $LAZY: a sender whose member event this connection lacks gets it in required_state (the room's part).
       if (i.room.lazyMembers && !i.sent.lz.includes(e.sender)) return undefined;
@@ -147,7 +147,7 @@ export function fastSlidingRoom(i: FastSlidingInput): SlidingRoomAnswer | undefi
   if (i.receiptsSince !== undefined) {
     const r = news.receipts;
     if (i.receiptsSince < 0 || !r || r.to !== pos.r || r.from > i.receiptsSince) return undefined;
-    answer.receipts = { position: pos.r, content: receiptContent(r.entries.filter((e) => e.pos > i.receiptsSince!), i.userId) };
+    answer.receipts = { position: pos.r, content: receiptContent(entriesAfter(r.entries, i.receiptsSince, (e) => e.pos), i.userId) };
   }
   if (i.typing) {
     if (!news.typing || news.typing.t !== pos.t) return undefined;
@@ -164,7 +164,7 @@ export function fastSlidingRoom(i: FastSlidingInput): SlidingRoomAnswer | undefi
  */
 export function countsUnchanged(news: RoomNews | undefined, userId: string, pos: RoomPosition, sentS: number, countedR: number): boolean {
   if (!news || news.s !== pos.s || news.from > sentS) return false;
-  if (news.events.some((e) => e.stream > sentS && e.sender !== userId)) return false;
+  if (eventsAfter(news.events, sentS).some((e) => e.sender !== userId)) return false;
   if (pos.r <= countedR) return true;
   const r = news.receipts;
   if (!r || r.to !== pos.r || r.from > countedR) return false;
@@ -200,7 +200,7 @@ export function countOn(i: {
     if (!r || r.to !== pos.r || r.from > from.countedR) return undefined;
     if (r.entries.some((e) => e.pos > from.countedR && e.userId === i.userId)) return undefined;
   }
-  const fresh = news.events.filter((e) => e.stream > from.at);
+  const fresh = eventsAfter(news.events, from.at);
   if (fresh.some((e) => e.stateKey !== undefined || e.type === "m.room.redaction")) return undefined;
   const candidates = fresh.filter((e) => e.sender !== i.userId).slice(0, Math.max(0, i.scanLimit - from.examined));
   let [notifications, highlights] = from.n;
@@ -217,29 +217,17 @@ export function countOn(i: {
 }
 
 /**
- * Shared events are parsed once per reader, not once per use: the same news serve the
- * timeline and the counts of a push, and a listener behind by several pushes reads them
- * again. Weak: they go with the news. Never mutated (personalise copies).
+ * The event with its `room_id`, as push rules see it: made once per event and isolate
+ * (parsedSharedEvent's cache holds the parse; this the copy), shared by every listener's
+ * count. Keyed by the event object of the parse cache; never mutated.
  */
-const parsed = new WeakMap<SharedEvent, ClientEventWithoutRoomId>();
-const parsedInRoom = new WeakMap<SharedEvent, JsonObject>();
-
-function parsedEvent(e: SharedEvent): ClientEventWithoutRoomId {
-  let ev = parsed.get(e);
-  if (!ev) parsed.set(e, (ev = JSON.parse(e.json) as ClientEventWithoutRoomId));
-  return ev;
-}
+const inRoom = new WeakMap<object, JsonObject>();
 
 function parsedEventInRoom(e: SharedEvent, roomId: string): JsonObject {
-  let ev = parsedInRoom.get(e);
-  if (!ev || ev.room_id !== roomId) parsedInRoom.set(e, (ev = { ...(parsedEvent(e) as unknown as JsonObject), room_id: roomId }));
+  const parsed = parsedSharedEvent(e);
+  let ev = inRoom.get(parsed);
+  if (!ev || ev.room_id !== roomId) inRoom.set(parsed, (ev = { ...(parsed as unknown as JsonObject), room_id: roomId }));
   return ev;
-}
-
-function personalise(ev: ClientEventWithoutRoomId, e: SharedEvent, userId: string, deviceId: string, now: number): ClientEventWithoutRoomId {
-  const unsigned: JsonObject = { ...(ev.unsigned ?? {}), age: Math.max(0, now - e.originServerTs), membership: "join" };
-  if (e.txn && e.sender === userId && e.txn.deviceId === deviceId) unsigned.transaction_id = e.txn.txnId;
-  return { ...ev, unsigned };
 }
 
 /** A short fingerprint of the user's push rules: counts sent under other rules are recounted. */

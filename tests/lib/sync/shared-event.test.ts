@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RoomView } from "../../../lib/sync/position.ts";
-import { fastRoomResult, receiptContent, type FastPathInput, type SharedEvent } from "../../../lib/sync/shared-event.ts";
+import { entriesAfter, fastRoomResult, parsedSharedEvent, receiptContent, type FastPathInput, type SharedEvent } from "../../../lib/sync/shared-event.ts";
 
 const ev = (stream: number, over: Partial<SharedEvent> = {}): SharedEvent => {
   const type = over.type ?? "m.room.message";
@@ -93,5 +93,25 @@ describe("sync fast path (hub-held events)", () => {
     expect(fastRoomResult(input({ delta: { roomId: "!r", pos, events: [] } }))).toBeUndefined();
     const ok = fastRoomResult(input({ delta: { roomId: "!r", pos, events: [], receipts: [{ pos: 5, userId: "@bob", type: "m.read", threadId: "", eventId: "$9", ts: 7 }] } }))!;
     expect(ok.ephemeral).toEqual([{ type: "m.receipt", content: { $9: { "m.read": { "@bob": { ts: 7 } } } } }]);
+  });
+});
+
+describe("shared events: positions and parsing", () => {
+  it("entriesAfter returns exactly the entries after a stream position, as a filter would", () => {
+    const streams = [3, 4, 7, 8, 9, 15];
+    const entries = streams.map((stream) => ({ stream }));
+    for (let s = 0; s <= 16; s++) {
+      expect(entriesAfter(entries, s, (e) => e.stream)).toEqual(entries.filter((e) => e.stream > s));
+    }
+    expect(entriesAfter([], 5, (e: { stream: number }) => e.stream)).toEqual([]);
+  });
+
+  it("a shared event's JSON is parsed once and the same object is given to every reader", () => {
+    const json = JSON.stringify({ type: "m.room.message", sender: "@a:x", content: { body: "once" }, event_id: "$once", origin_server_ts: 1 });
+    const a = parsedSharedEvent({ stream: 1, json, type: "m.room.message", sender: "@a:x", originServerTs: 1 });
+    // Another reader's copy of the event (an RPC gives each reader its own object).
+    const b = parsedSharedEvent({ stream: 1, json: `${json}`, type: "m.room.message", sender: "@a:x", originServerTs: 1 });
+    expect(b).toBe(a);
+    expect(a.content).toEqual({ body: "once" });
   });
 });
