@@ -15,6 +15,7 @@ import { Client, localpart, pool, type Session } from "./lib/client.ts";
 import { startParley } from "./lib/server.ts";
 import { latency, ms, sleep } from "./lib/stats.ts";
 import { measured, skipped, type Row, type Target } from "./lib/target.ts";
+import { floorRows } from "./ws-floor.ts";
 
 const RATE = 100;
 const GOAL = "p99 ≤ 50 ms";
@@ -32,6 +33,8 @@ export async function webSocketFanOut(t: Target): Promise<Row[]> {
   }
   const rows: Row[] = [await wakeOnce(t, t.quick ? 30 : 100)];
   for (const n of sizes) rows.push(await fanOutOnce(t, n, t.quick ? 3 : 10));
+  // What the platform allows at all, measured the same way (Parley runs only; bench/ws-floor.ts).
+  if (t.isParley) rows.push(...(await floorRows(sizes, t.quick ? 3 : 10)));
   return rows;
 }
 
@@ -58,7 +61,11 @@ async function fanOutOnce(t: Target, listeners: number, seconds: number): Promis
   const seen = users.map(() => new Set<number>());
   const samples: number[] = [];
   let duplicates = 0;
+  /** Latency samples by the message's 5-second slice of the send phase: a start-up transient shows apart from the steady state. */
+  const bySlice: number[][] = [];
   let responses = 0;
+  /** Pushes whose pos carries its state inline (no row written for them: docs/design/sync.md "No row per push"). */
+  let inlinePos = 0;
   let limited = 0;
   const errors: string[] = [];
   // A timeline limit above what piles up between two pushes (a `limited` response drops
@@ -89,6 +96,7 @@ async function fanOutOnce(t: Target, listeners: number, seconds: number): Promis
           return;
         }
         responses++;
+        if (typeof body.pos === "string" && body.pos.includes("~")) inlinePos++;
         if (room?.limited === true) limited++;
         for (const e of (room?.timeline as Array<Record<string, any>> | undefined) ?? []) {
           const seq = e.content?.seq;
@@ -96,7 +104,9 @@ async function fanOutOnce(t: Target, listeners: number, seconds: number): Promis
           if (seen[i]!.has(seq)) duplicates++;
           seen[i]!.add(seq);
           const sent = sentAt.get(seq);
-          if (sent !== undefined) samples.push(at - sent);
+          if (sent === undefined) continue;
+          samples.push(at - sent);
+          (bySlice[Math.floor(seq / (RATE * 5))] ??= []).push(at - sent);
         }
       },
       onError: (e) => errors.push(`${e.errcode}: ${e.error}`),
@@ -137,8 +147,12 @@ async function fanOutOnce(t: Target, listeners: number, seconds: number): Promis
       notes: [
         `${total} messages (${failures} failed sends${firstError ? `, first: ${firstError.slice(0, 400)}` : ""}); delivered ${delivered}/${(total - failures) * listeners}, duplicates ${duplicates} (sends are concurrent, so room order need not be seq order)`,
         `${t.client.retries} sends retried after a connection reset (same txnId)`,
-        `${responses} pushed responses (${(delivered / Math.max(1, responses)).toFixed(1)} messages each, ${limited} limited; timeline_limit ${timelineLimit})`,
+        `${responses} pushed responses (${(delivered / Math.max(1, responses)).toFixed(1)} messages each, ${limited} limited, ${inlinePos} with an inline pos; timeline_limit ${timelineLimit})`,
         ...(lat ? [`p90 ${ms(lat.p90)} ms, max ${ms(lat.max)} ms`] : []),
+        `by 5 s of sends: ${bySlice.map((b) => {
+          const l = latency(b);
+          return `p50 ${ms(l?.p50)} p99 ${ms(l?.p99)} ms`;
+        }).join("; ")}`,
         `setup: ${phases.join(", ")}`,
         ...(errors.length ? [`${errors.length} error frames, first: ${errors[0]}`] : []),
       ],

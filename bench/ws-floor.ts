@@ -24,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { latency, ms, sleep, type Latency } from "./lib/stats.ts";
+import type { Row } from "./lib/target.ts";
 
 const RATE = 100;
 const ROOM = "!floor:localhost";
@@ -50,7 +51,7 @@ async function freePort(): Promise<number> {
 }
 
 /** The floor Worker in one workerd process, on a loopback port of its own (no entry proxy). */
-async function startFloor(compression: boolean): Promise<{ baseUrl: string; stop(): Promise<void> }> {
+export async function startFloor(compression: boolean): Promise<{ baseUrl: string; stop(): Promise<void> }> {
   const require = createRequire(import.meta.url);
   // Miniflare as wrangler resolves it, the version `npm start` runs.
   const { Miniflare, Log, LogLevel } = createRequire(require.resolve("wrangler"))("miniflare");
@@ -120,6 +121,29 @@ export async function floorOnce(baseUrl: string, listeners: number, seconds: num
   agent.destroy();
   await fetch(`${baseUrl}/reset`).catch(() => undefined);
   return { listeners, compression, latency: latency(samples), delivered: seen.reduce((a, s) => a + s.size, 0), expected: total * listeners, frames };
+}
+
+/** Workload 4's floor rows (`npm run bench`): the same listener counts, compression off as Parley serves. */
+export async function floorRows(sizes: number[], seconds: number): Promise<Row[]> {
+  const floor = await startFloor(false);
+  const rows: Row[] = [];
+  try {
+    for (const n of sizes) {
+      const r = await floorOnce(floor.baseUrl, n, seconds, false);
+      rows.push({
+        workload: 4,
+        name: `fan-out floor: ${n} listeners, ${RATE} msg/s, a Durable Object that only sends prebuilt frames`,
+        server: "floor",
+        latency: r.latency,
+        throughput: r.delivered / seconds,
+        unit: "deliveries/s",
+        notes: [`no storage, signing or sync state (bench/ws-floor.ts): the least latency a push server on this workerd and machine shows; delivered ${r.delivered}/${r.expected}, ${r.frames} frames`],
+      });
+    }
+  } finally {
+    await floor.stop();
+  }
+  return rows;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
