@@ -30,6 +30,13 @@ export interface RoomNews {
   from: number;
   s: number;
   events: SharedEvent[];
+  /**
+   * No state event lies in (`quietFrom`, `from`]: a gap whose events are unknown but plain
+   * (the hub's `limited` delta promises it; events dropped past the bound are checked).
+   * A listener behind by that much gets the newest events as a limited timeline, as the
+   * room would answer, instead of asking the room.
+   */
+  quietFrom?: number;
   receipts?: { from: number; to: number; entries: SharedReceipt[] };
   typing?: { t: number; users: string[] };
 }
@@ -40,26 +47,38 @@ export interface RoomNews {
  */
 export function mergeNews(old: RoomNews | undefined, known: RoomPosition, d: HubRoomDelta, max: number, maxReceipts: number): RoomNews {
   const pos = d.pos;
+  const continues = old !== undefined && old.s === known.s;
   let from: number;
   let events: SharedEvent[];
+  let quietFrom: number | undefined;
   if (pos.s <= known.s) {
     // No new event: what was known goes on if it reached this far.
-    from = old && old.s === known.s ? old.from : pos.s;
-    events = old && old.s === known.s ? old.events : [];
+    from = continues ? old.from : pos.s;
+    events = continues ? old.events : [];
+    quietFrom = continues ? old.quietFrom : undefined;
   } else if (d.events !== undefined && !d.limited) {
-    const continues = old !== undefined && old.s === known.s;
     from = continues ? old.from : known.s;
-    events = continues ? [...old.events, ...d.events] : [...d.events];
+    events = continues ? old.events.concat(d.events) : [...d.events];
+    quietFrom = continues ? old.quietFrom : undefined;
+  } else if (d.events !== undefined && d.events.length > 0) {
+    // The newest events after a gap without state (the hub's limited delta).
+    from = d.events[0]!.stream - 1;
+    events = [...d.events];
+    quietFrom = from > known.s ? known.s : undefined;
   } else {
     from = pos.s;
     events = [];
   }
   if (events.length > max) {
     const dropped = events.length - max;
+    const plain = events.slice(0, dropped).every((e) => e.stateKey === undefined);
+    // Dropping plain events widens the quiet gap; dropping a state event ends it.
+    quietFrom = plain ? (quietFrom ?? from) : undefined;
     from = events[dropped - 1]!.stream;
     events = events.slice(dropped);
   }
   const news: RoomNews = { from, s: Math.max(pos.s, known.s), events };
+  if (quietFrom !== undefined) news.quietFrom = quietFrom;
 
   const r = old?.receipts;
   if (pos.r <= known.r) {
@@ -116,10 +135,14 @@ export function fastSlidingRoom(i: FastSlidingInput): SlidingRoomAnswer | undefi
   };
   if (i.room) {
     const since = i.room.since;
-    if (news.s !== pos.s || news.from > since) return undefined;
+    if (news.s !== pos.s) return undefined;
+    // Behind the news: only across a quiet gap, and only when the news alone fill the
+    // timeline (the room would show the same newest events, limited, and no state).
+    const gap = news.from > since;
+    if (gap && (news.quietFrom === undefined || news.quietFrom > since || news.events.length < i.room.timelineLimit)) return undefined;
     const all = eventsAfter(news.events, since);
     const shown = i.room.timelineLimit > 0 ? all.slice(Math.max(0, all.length - i.room.timelineLimit)) : [];
-    const limited = i.room.timelineLimit > 0 ? shown.length < all.length : pos.s > since;
+    const limited = i.room.timelineLimit > 0 ? gap || shown.length < all.length : pos.s > since;
     // The whole gap must be plain messages: a state event would change required_state,
     // a relation or redaction the bundled or redacted form of another event.
     for (const e of all) {

@@ -47,11 +47,21 @@ describe("sliding sync fast path: news", () => {
     // Known from elsewhere (a room answer) at 15: the old news do not continue to it.
     n = mergeNews(n, { s: 15, r: 0, t: 0 }, { roomId: "!r", pos: { s: 16, r: 0, t: 0, b: 1 }, events: [ev(16)] }, 3, 10);
     expect([n.from, n.s, n.events.map((e) => e.stream)]).toEqual([15, 16, [16]]);
-    // No events held by the shard (or only the newest after a gap): nothing before the new position is known.
-    const gap = mergeNews(n, { s: 16, r: 0, t: 0 }, { roomId: "!r", pos: { s: 90, r: 0, t: 0, b: 1 }, events: [ev(90)], limited: true }, 3, 10);
-    expect([gap.from, gap.s, gap.events]).toEqual([90, 90, []]);
+    // Only the newest after a gap the shard reports without state: those, and the gap marked quiet.
+    const gap = mergeNews(n, { s: 16, r: 0, t: 0 }, { roomId: "!r", pos: { s: 90, r: 0, t: 0, b: 1 }, events: [ev(89), ev(90)], limited: true }, 3, 10);
+    expect([gap.from, gap.s, gap.events.map((e) => e.stream), gap.quietFrom]).toEqual([88, 90, [89, 90], 16]);
+    // No events held by the shard: nothing before the new position is known.
     const none = mergeNews(n, { s: 16, r: 0, t: 0 }, { roomId: "!r", pos: { s: 20, r: 0, t: 0, b: 1 } }, 3, 10);
     expect([none.from, none.s, none.events]).toEqual([20, 20, []]);
+  });
+
+  it("[sliding: fast path] events dropped past the bound leave a quiet gap when they are plain, none when one is state", () => {
+    const plain = mergeNews(undefined, { s: 10, r: 0, t: 0 }, { roomId: "!r", pos: { s: 14, r: 0, t: 0, b: 1 }, events: [ev(11), ev(12), ev(13), ev(14)] }, 2, 10);
+    expect([plain.from, plain.events.map((e) => e.stream), plain.quietFrom]).toEqual([12, [13, 14], 10]);
+    const more = mergeNews(plain, { s: 14, r: 0, t: 0 }, { roomId: "!r", pos: { s: 15, r: 0, t: 0, b: 1 }, events: [ev(15)] }, 2, 10);
+    expect([more.from, more.events.map((e) => e.stream), more.quietFrom]).toEqual([13, [14, 15], 10]);
+    const state = mergeNews(undefined, { s: 10, r: 0, t: 0 }, { roomId: "!r", pos: { s: 14, r: 0, t: 0, b: 1 }, events: [ev(11), ev(12, { type: "m.room.topic", stateKey: "" }), ev(13), ev(14)] }, 2, 10);
+    expect([state.from, state.quietFrom]).toEqual([12, undefined]);
   });
 
   it("[sliding: fast path] receipts and typing are kept only while contiguous with the known position", () => {
@@ -79,6 +89,22 @@ describe("sliding sync fast path: room result", () => {
       { age: 987, membership: "join" },
     ]);
     expect([a.room!.limited, a.room!.prevBatch, a.room!.numLive, a.room!.stream, a.memberStream, a.position.b]).toEqual([false, undefined, 2, 13, 2, 1013]);
+  });
+
+  it("[sliding: fast path] behind the news across a quiet gap: the newest timeline_limit events, limited, as the room answers; not when the news cannot fill the timeline or the gap may hold state", () => {
+    const quiet: RoomNews = { from: 10, s: 13, events: [ev(11), ev(12), ev(13)], quietFrom: 4 };
+    const a = fastSlidingRoom(input(quiet, { room: { since: 6, timelineLimit: 2, lazyMembers: false, liveAfterTs: 0 } }))!;
+    expect(a.room!.timeline.map((e) => e.event_id)).toEqual(["$e12", "$e13"]);
+    expect([a.room!.limited, a.room!.prevBatch, a.room!.stream]).toEqual([true, "s11", 13]);
+    // Exactly as many news as the limit: still limited (the gap is not shown).
+    const b = fastSlidingRoom(input(quiet, { room: { since: 6, timelineLimit: 3, lazyMembers: false, liveAfterTs: 0 } }))!;
+    expect([b.room!.timeline.length, b.room!.limited, b.room!.prevBatch]).toEqual([3, true, "s10"]);
+    // The news cannot fill a longer timeline: the room's older events would be missing.
+    expect(fastSlidingRoom(input(quiet, { room: { since: 6, timelineLimit: 4, lazyMembers: false, liveAfterTs: 0 } }))).toBeUndefined();
+    // The connection is behind the quiet gap's start: what lies before it is unknown.
+    expect(fastSlidingRoom(input(quiet, { room: { since: 3, timelineLimit: 2, lazyMembers: false, liveAfterTs: 0 } }))).toBeUndefined();
+    // No quiet gap: as before, only the room can answer.
+    expect(fastSlidingRoom(input({ ...quiet, quietFrom: undefined }, { room: { since: 6, timelineLimit: 2, lazyMembers: false, liveAfterTs: 0 } }))).toBeUndefined();
   });
 
   it("[sliding: fast path] more than the timeline limit: the newest, limited, prev_batch before the first; limit 0: no events, limited", () => {
