@@ -79,8 +79,23 @@ export interface RunningServer {
 export async function startServer(
   opts: { dataDir?: string; env?: Record<string, string>; args?: string[] } = {},
 ): Promise<RunningServer> {
-  const port = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "parley-e2e-"));
+  // A port found free can be taken before workerd binds it (another server's random
+  // socket, a client's ephemeral port): then start again on another one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(await freePort(), dataDir, opts);
+    } catch (e) {
+      if (attempt >= 3 || !String(e).includes("Address already in use")) throw e;
+    }
+  }
+}
+
+async function startOnce(
+  port: number,
+  dataDir: string,
+  opts: { env?: Record<string, string>; args?: string[] },
+): Promise<RunningServer> {
   const logFile = join(dataDir, "server.log");
   const out = openSync(logFile, "a");
   const child = spawn(process.execPath, ["scripts/start.mjs", ...(opts.args ?? [])], {
