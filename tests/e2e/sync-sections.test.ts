@@ -36,6 +36,17 @@ async function otherDevice(userId: string): Promise<MatrixClient> {
   return harness.client({ accessToken: res.access_token, userId: res.user_id, deviceId: res.device_id });
 }
 
+/** Bob in Alice's public room, his running client started, and a second device of his that has synced once. */
+async function bobJoinsAlicesRoom(name: string) {
+  const alice = await register("alice");
+  const bob = await register("bob");
+  const { room_id: roomId } = await alice.client.createRoom({ preset: Preset.PublicChat, name });
+  await bob.client.joinRoom(roomId);
+  await start(bob.client);
+  const raw = await otherDevice(bob.userId);
+  return { alice, bob, roomId, raw, before: await sync(raw) };
+}
+
 const text = (body: string) => ({ msgtype: MsgType.Text, body }) as const;
 const ids = (events: readonly Event[] | undefined) => (events ?? []).map((e) => e.event_id);
 /** A short description of an event: its type and body or membership. */
@@ -110,13 +121,7 @@ describe("[e2e: sync] /sync sections against Parley", () => {
   });
 
   it("[sync: leave] after leaving, the next incremental /sync has the room under rooms.leave with the leave event, once; initial syncs show it only with include_leave; the running client sees 'leave'", async () => {
-    const alice = await register("alice");
-    const bob = await register("bob");
-    const { room_id: roomId } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "Leaving" });
-    await bob.client.joinRoom(roomId);
-    await start(bob.client);
-    const raw = await otherDevice(bob.userId);
-    const before = await sync(raw);
+    const { alice, bob, roomId, raw, before } = await bobJoinsAlicesRoom("Leaving");
     expect(sections(before, roomId)).toEqual(["join"]);
 
     await bob.client.leave(roomId);
@@ -148,13 +153,7 @@ describe("[e2e: sync] /sync sections against Parley", () => {
     ["kick", "leave"],
     ["ban", "ban"],
   ] as const)("[sync: leave] after a %s, the user's next incremental /sync has the room under rooms.leave ending at it (sender, reason), nothing after; the running client sees '%s'", async (action, membership) => {
-    const alice = await register("alice");
-    const bob = await register("bob");
-    const { room_id: roomId } = await alice.client.createRoom({ preset: Preset.PublicChat, name: "Kicking" });
-    await bob.client.joinRoom(roomId);
-    await start(bob.client);
-    const raw = await otherDevice(bob.userId);
-    const before = await sync(raw);
+    const { alice, bob, roomId, raw, before } = await bobJoinsAlicesRoom("Kicking");
 
     const { event_id: last } = await alice.client.sendMessage(roomId, text("before the kick"));
     await (action === "kick" ? alice.client.kick(roomId, bob.userId, "too loud") : alice.client.ban(roomId, bob.userId, "too loud"));
