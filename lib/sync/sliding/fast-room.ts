@@ -71,8 +71,8 @@ export function mergeNews(old: RoomNews | undefined, known: RoomPosition, d: Hub
   }
   if (events.length > max) {
     const dropped = events.length - max;
-    const plain = events.slice(0, dropped).every((e) => e.stateKey === undefined);
-    // Dropping plain events widens the quiet gap; dropping a state event ends it.
+    const plain = events.slice(0, dropped).every((e) => e.stateKey === undefined && e.type !== "m.room.redaction");
+    // Dropping plain events widens the quiet gap; dropping a state event or a redaction (it may change state) ends it.
     quietFrom = plain ? (quietFrom ?? from) : undefined;
     from = events[dropped - 1]!.stream;
     events = events.slice(dropped);

@@ -55,13 +55,15 @@ describe("sliding sync fast path: news", () => {
     expect([none.from, none.s, none.events]).toEqual([20, 20, []]);
   });
 
-  it("[sliding: fast path] events dropped past the bound leave a quiet gap when they are plain, none when one is state", () => {
+  it("[sliding: fast path] events dropped past the bound leave a quiet gap when they are plain, none when one is state or a redaction", () => {
     const plain = mergeNews(undefined, { s: 10, r: 0, t: 0 }, { roomId: "!r", pos: { s: 14, r: 0, t: 0, b: 1 }, events: [ev(11), ev(12), ev(13), ev(14)] }, 2, 10);
     expect([plain.from, plain.events.map((e) => e.stream), plain.quietFrom]).toEqual([12, [13, 14], 10]);
     const more = mergeNews(plain, { s: 14, r: 0, t: 0 }, { roomId: "!r", pos: { s: 15, r: 0, t: 0, b: 1 }, events: [ev(15)] }, 2, 10);
     expect([more.from, more.events.map((e) => e.stream), more.quietFrom]).toEqual([13, [14, 15], 10]);
     const state = mergeNews(undefined, { s: 10, r: 0, t: 0 }, { roomId: "!r", pos: { s: 14, r: 0, t: 0, b: 1 }, events: [ev(11), ev(12, { type: "m.room.topic", stateKey: "" }), ev(13), ev(14)] }, 2, 10);
     expect([state.from, state.quietFrom]).toEqual([12, undefined]);
+    const redaction = mergeNews(undefined, { s: 10, r: 0, t: 0 }, { roomId: "!r", pos: { s: 14, r: 0, t: 0, b: 1 }, events: [ev(11), ev(12, { type: "m.room.redaction" }), ev(13), ev(14)] }, 2, 10);
+    expect([redaction.from, redaction.quietFrom]).toEqual([12, undefined]);
   });
 
   it("[sliding: fast path] receipts and typing are kept only while contiguous with the known position", () => {
